@@ -1,0 +1,265 @@
+"""Alpha Vantage client: one HTTP call in, typed data or one specific error out.
+
+Called by the fetch task (`market_pipeline.ingest`) and the command line.  The
+API answers almost every failure with HTTP 200 and a single-key JSON object
+("Information", "Note", "Error Message"), so every reply is classified before
+it is trusted; an unrecognised single-key reply is an error, never data.
+
+The API key is a query parameter, so anything that can echo the URL (requests'
+exceptions, our own messages) goes through `_redact` first.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+from tenacity import (
+    retry,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_exponential,
+)
+
+INTRADAY_INTERVALS = ("1min", "5min", "15min", "30min", "60min")
+OUTPUT_SIZES = ("compact", "full")
+REDACTED = "***"
+
+
+class AlphaVantageError(Exception):
+    """Base of every failure the client reports; `retryable` ones are retried in the call."""
+
+    retryable = False
+
+
+class RateLimited(AlphaVantageError):
+    """Per-second or per-minute throttling: waiting and retrying helps."""
+
+    retryable = True
+
+
+class ServerError(AlphaVantageError):
+    """HTTP 5xx, a timeout or a dropped connection: retried with backoff."""
+
+    retryable = True
+
+
+class DailyLimitReached(AlphaVantageError):
+    """The day's request budget is spent: no call helps before the reset."""
+
+
+class InvalidApiKey(AlphaVantageError):
+    """The key is invalid or missing: nothing but a new key helps."""
+
+
+class DemoKeyRejected(AlphaVantageError):
+    """The `demo` key was used for something other than the demo symbols."""
+
+
+class PremiumOnly(AlphaVantageError):
+    """The endpoint or a parameter needs a premium plan."""
+
+
+class InvalidCall(AlphaVantageError):
+    """The API rejected the call; for a well-formed call this means an unknown symbol."""
+
+
+class MalformedReply(AlphaVantageError):
+    """Not the JSON the API documents: empty, truncated, HTML, CSV, or an unknown message."""
+
+
+class ReplyMismatch(AlphaVantageError):
+    """The reply's Meta Data names another symbol or interval than was asked for."""
+
+
+@dataclass(frozen=True)
+class SeriesReply:
+    """A parsed time series: raw rows, newest first, values still as the API's strings."""
+
+    symbol: str
+    interval: str
+    time_zone: str
+    last_refreshed: str
+    rows: list[tuple[str, dict[str, str]]]
+
+
+def classify_message(key: str, text: str) -> AlphaVantageError:
+    """Map a single-key reply to its error. Matching is on a few stable words, not whole sentences."""
+    lowered = text.lower()
+    if key == "Error Message":
+        if "apikey" in lowered or "api key" in lowered:
+            return InvalidApiKey(text)
+        return InvalidCall(text)
+    if key == "Note":
+        return RateLimited(text)
+    if key == "Information":
+        if "demo" in lowered and "api key" in lowered:
+            return DemoKeyRejected(text)
+        # The burst message also quotes the daily limit, so it is checked first.
+        if "spreading out" in lowered or "per second" in lowered or "sparingly" in lowered:
+            return RateLimited(text)
+        if "per day" in lowered or "daily" in lowered:
+            return DailyLimitReached(text)
+        if "premium" in lowered:
+            return PremiumOnly(text)
+    return MalformedReply(f"unrecognised {key!r} reply: {text}")
+
+
+def decode_reply(status_code: int, content_type: str, body: str) -> dict[str, Any]:
+    """Turn an HTTP reply into the API's JSON object, or raise the error it stands for."""
+    if status_code >= 500:
+        raise ServerError(f"HTTP {status_code} from Alpha Vantage")
+    if status_code >= 400:
+        raise MalformedReply(f"HTTP {status_code} from Alpha Vantage: {body[:200]!r}")
+    stripped = body.lstrip()
+    if not stripped:
+        raise MalformedReply("empty reply body")
+    if stripped.startswith("<") or "html" in content_type.lower():
+        raise MalformedReply(f"HTML page instead of JSON: {stripped[:120]!r}")
+    if not stripped.startswith("{"):
+        # The API's CSV starts with a header row such as "timestamp,open,...".
+        raise MalformedReply(f"not JSON (CSV or text?): {stripped[:80]!r}")
+    try:
+        payload = json.loads(stripped)
+    except json.JSONDecodeError as exc:
+        raise MalformedReply(f"truncated or invalid JSON: {exc}") from None
+    if not isinstance(payload, dict) or not payload:
+        raise MalformedReply("empty JSON object")
+    if len(payload) == 1:
+        [(key, value)] = payload.items()
+        if key in ("Information", "Note", "Error Message"):
+            raise classify_message(key, str(value))
+    return payload
+
+
+def parse_series(payload: dict[str, Any], symbol: str, interval: str) -> SeriesReply:
+    """Read a TIME_SERIES_* reply; `interval` is e.g. "5min", or "Daily" for the daily series."""
+    meta = payload.get("Meta Data")
+    series_key = f"Time Series ({interval})"
+    series = payload.get(series_key)
+    if not isinstance(meta, dict) or not isinstance(series, dict):
+        keys = sorted(payload)
+        raise MalformedReply(f"expected 'Meta Data' and {series_key!r}, got keys {keys}")
+    meta_symbol = _meta_value(meta, "Symbol")
+    if meta_symbol is None or meta_symbol.upper() != symbol.upper():
+        raise ReplyMismatch(f"asked for {symbol}, reply is for {meta_symbol}")
+    meta_interval = _meta_value(meta, "Interval")
+    if meta_interval is not None and meta_interval != interval:
+        raise ReplyMismatch(f"asked for {interval} bars, reply has {meta_interval}")
+    time_zone = _meta_value(meta, "Time Zone")
+    if not time_zone:
+        raise MalformedReply("Meta Data has no Time Zone")
+    rows = []
+    for timestamp, values in series.items():
+        if not isinstance(values, dict):
+            raise MalformedReply(f"bar {timestamp!r} is not an object")
+        rows.append((timestamp, values))
+    return SeriesReply(
+        symbol=symbol.upper(),
+        interval=interval,
+        time_zone=time_zone,
+        last_refreshed=_meta_value(meta, "Last Refreshed") or "",
+        rows=rows,
+    )
+
+
+def _meta_value(meta: dict[str, Any], name: str) -> str | None:
+    """Meta Data keys carry a varying number prefix ("2. Symbol", "6. Time Zone")."""
+    for key, value in meta.items():
+        if key.split(". ", 1)[-1] == name:
+            return str(value)
+    return None
+
+
+def _redact(text: str, api_key: str) -> str:
+    return text.replace(api_key, REDACTED) if api_key else text
+
+
+class AlphaVantageClient:
+    """Calls the API at `base_url` with `api_key`; `on_request` is told of every HTTP request made,
+    retries included, so a quota ledger can count what was really spent."""
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        session: requests.Session | None = None,
+        timeout_seconds: float = 30.0,
+        max_attempts: int = 4,
+        backoff_seconds: float = 1.0,
+        on_request: Callable[[], None] | None = None,
+    ) -> None:
+        if not base_url:
+            raise ValueError("Alpha Vantage base URL is empty: set the connection's host")
+        self.base_url = base_url
+        self._api_key = api_key
+        self._session = session or requests.Session()
+        self._timeout = timeout_seconds
+        self._on_request = on_request
+        self._retrying = retry(
+            retry=retry_if_exception(lambda exc: isinstance(exc, AlphaVantageError) and exc.retryable),
+            stop=stop_after_attempt(max_attempts),
+            wait=wait_exponential(multiplier=backoff_seconds, max=30 * backoff_seconds),
+            reraise=True,
+        )
+
+    def query(self, function: str, **params: str) -> dict[str, Any]:
+        """One API function call, retried on throttling and server errors; returns the JSON object."""
+        return self._retrying(self._query_once)(function, params)
+
+    def intraday(
+        self,
+        symbol: str,
+        interval: str = "5min",
+        *,
+        outputsize: str = "compact",
+        month: str | None = None,
+        adjusted: bool | None = None,
+        extended_hours: bool | None = None,
+    ) -> SeriesReply:
+        if interval not in INTRADAY_INTERVALS:
+            raise ValueError(f"interval must be one of {INTRADAY_INTERVALS}, not {interval!r}")
+        if outputsize not in OUTPUT_SIZES:
+            raise ValueError(f"outputsize must be one of {OUTPUT_SIZES}, not {outputsize!r}")
+        params = {"symbol": symbol, "interval": interval, "outputsize": outputsize}
+        if month is not None:
+            params["month"] = month
+        if adjusted is not None:
+            params["adjusted"] = str(adjusted).lower()
+        if extended_hours is not None:
+            params["extended_hours"] = str(extended_hours).lower()
+        return parse_series(self.query("TIME_SERIES_INTRADAY", **params), symbol, interval)
+
+    def daily(self, symbol: str, *, outputsize: str = "compact") -> SeriesReply:
+        payload = self.query("TIME_SERIES_DAILY", symbol=symbol, outputsize=outputsize)
+        return parse_series(payload, symbol, "Daily")
+
+    def global_quote(self, symbol: str) -> dict[str, str]:
+        """The latest quote, keys without their number prefix ("price", "volume", ...)."""
+        quote = self.query("GLOBAL_QUOTE", symbol=symbol).get("Global Quote")
+        if not isinstance(quote, dict):
+            raise MalformedReply("GLOBAL_QUOTE reply has no 'Global Quote' object")
+        if not quote:
+            raise InvalidCall(f"no quote for symbol {symbol}")
+        return {key.split(". ", 1)[-1]: str(value) for key, value in quote.items()}
+
+    def _query_once(self, function: str, params: dict[str, str]) -> dict[str, Any]:
+        query = {"function": function, **params, "datatype": "json", "apikey": self._api_key}
+        if self._on_request is not None:
+            self._on_request()
+        try:
+            response = self._session.get(self.base_url, params=query, timeout=self._timeout)
+        except (requests.Timeout, requests.ConnectionError) as exc:
+            raise ServerError(_redact(f"{type(exc).__name__}: {exc}", self._api_key)) from None
+        except requests.RequestException as exc:
+            raise MalformedReply(_redact(f"{type(exc).__name__}: {exc}", self._api_key)) from None
+        try:
+            return decode_reply(
+                response.status_code, response.headers.get("Content-Type", ""), response.text
+            )
+        except AlphaVantageError as exc:
+            raise type(exc)(_redact(str(exc), self._api_key)) from None

@@ -1,0 +1,101 @@
+"""Command line of the pipeline's pieces, used by `bin/stack` and by hand.
+
+    python -m market_pipeline.cli ensure-topics       create the Kafka topics
+    python -m market_pipeline.cli migrate             apply warehouse migrations
+    python -m market_pipeline.cli provision-airflow   pools and Variables from config/
+    python -m market_pipeline.cli airflow-login       print the UI login
+    python -m market_pipeline.cli run-dag DAG_ID      trigger a run and wait for its end
+    python -m market_pipeline.cli show-bars           print the newest bars in the warehouse
+
+Connections come from the same AIRFLOW_CONN_* variables Airflow reads.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from market_pipeline import kafka_io, warehouse
+from market_pipeline.settings import PROJECT_ROOT
+
+CONFIG_DIR = PROJECT_ROOT / "config"
+
+
+def ensure_topics(_: argparse.Namespace) -> None:
+    from market_pipeline.tasks import kafka_config
+
+    kafka_io.ensure_topics(kafka_config()["bootstrap.servers"])
+    print(f"topics ready: {', '.join(kafka_io.TOPIC_PARTITIONS)}")
+
+
+def migrate(_: argparse.Namespace) -> None:
+    applied = warehouse.apply_migrations(warehouse.warehouse_uri())
+    print(f"warehouse migrations applied: {', '.join(applied) or 'none pending'}")
+
+
+def provision_airflow(_: argparse.Namespace) -> None:
+    from market_pipeline.airflow_api import AirflowApi
+
+    api = AirflowApi.from_environment()
+    for name, pool in json.loads((CONFIG_DIR / "airflow_pools.json").read_text()).items():
+        api.ensure_pool(name, pool["slots"], pool["description"])
+    for key, value in json.loads((CONFIG_DIR / "airflow_variables.json").read_text()).items():
+        if api.ensure_variable(key, value):
+            print(f"Variable {key} created from config/airflow_variables.json")
+
+
+def airflow_login(_: argparse.Namespace) -> None:
+    from market_pipeline.airflow_api import admin_login
+
+    username, password = admin_login()
+    print(f"login: {username} / {password}")
+
+
+def run_dag(args: argparse.Namespace) -> None:
+    from market_pipeline.airflow_api import AirflowApi
+
+    api = AirflowApi.from_environment()
+    api.wait_for_dag(args.dag_id)
+    api.unpause(args.dag_id)
+    run_id = api.trigger(args.dag_id)
+    print(f"triggered {args.dag_id} run {run_id}; waiting for it to finish")
+    run = api.wait_for_run(args.dag_id, run_id, args.timeout)
+    for task_id, state in api.task_states(args.dag_id, run_id).items():
+        print(f"  {task_id:<22} {state}")
+    if run["state"] != "success":
+        sys.exit(f"run {run_id} ended {run['state']}: see the task logs in the Airflow UI")
+
+
+def show_bars(args: argparse.Namespace) -> None:
+    rows = warehouse.latest_bars(warehouse.warehouse_uri(), args.per_symbol)
+    print(f"{'symbol':<7} {'interval':<8} {'bar_time (UTC)':<20} {'open':>12} {'high':>12} "
+          f"{'low':>12} {'close':>12} {'volume':>10}")
+    for symbol, interval, bar_time, open_, high, low, close, volume in rows:
+        print(f"{symbol:<7} {interval:<8} {bar_time:%Y-%m-%d %H:%M:%S}  {open_:>12} {high:>12} "
+              f"{low:>12} {close:>12} {volume:>10}")
+    print(f"({len(rows)} rows: the newest {args.per_symbol} bars per symbol in market.bars)")
+    if not rows:
+        sys.exit("no bars in the warehouse")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m market_pipeline.cli")
+    commands = parser.add_subparsers(required=True)
+    commands.add_parser("ensure-topics").set_defaults(handler=ensure_topics)
+    commands.add_parser("migrate").set_defaults(handler=migrate)
+    commands.add_parser("provision-airflow").set_defaults(handler=provision_airflow)
+    commands.add_parser("airflow-login").set_defaults(handler=airflow_login)
+    run = commands.add_parser("run-dag")
+    run.add_argument("dag_id")
+    run.add_argument("--timeout", type=float, default=600)
+    run.set_defaults(handler=run_dag)
+    show = commands.add_parser("show-bars")
+    show.add_argument("--per-symbol", type=int, default=5)
+    show.set_defaults(handler=show_bars)
+    args = parser.parse_args()
+    args.handler(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,39 @@
+"""Names and locations every part of the pipeline agrees on.
+
+Connection ids, the pool, topic names, Variable names and state folders live
+here so the DAG, the Spark job's arguments and the tests cannot drift apart.
+What a user tunes at run time (watchlist, limits) is not here but in the
+`market_data_config` Variable, read by `market_pipeline.config`.
+"""
+
+import os
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SQL_DIR = PROJECT_ROOT / "include" / "sql"
+MIGRATIONS_DIR = SQL_DIR / "migrations"
+QUERIES_DIR = SQL_DIR / "queries"
+SPARK_APPS_DIR = PROJECT_ROOT / "spark_apps"
+
+# bin/stack exports these; the defaults match its own.
+STATE_DIR = Path(os.environ.get("STOCKPIPE_STATE_DIR", PROJECT_ROOT / ".state"))
+JARS_DIR = Path(os.environ.get("STOCKPIPE_JARS_DIR", PROJECT_ROOT / ".cache" / "jars"))
+CHECKPOINTS_DIR = STATE_DIR / "checkpoints"
+# Spark's Kafka source and its dependencies (resolved by `bin/stack setup`).
+SPARK_KAFKA_JARS = str(JARS_DIR / "spark-kafka" / "*.jar")
+
+ALPHAVANTAGE_CONN_ID = "alphavantage_default"
+KAFKA_CONN_ID = "kafka_default"
+WAREHOUSE_CONN_ID = "warehouse"
+SPARK_CONN_ID = "spark_default"
+
+# One slot: API calls are serialised, so quota ledger updates never race.
+ALPHAVANTAGE_POOL = "alphavantage_api"
+
+BARS_TOPIC = "market.bars.intraday"
+DEAD_LETTER_TOPIC = "market.bars.dead-letter"
+
+CONFIG_VARIABLE = "market_data_config"
+QUOTA_LEDGER_VARIABLE = "alphavantage_quota_ledger"
+
+DRAIN_QUERY_NAME = "bars_to_warehouse"

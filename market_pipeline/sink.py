@@ -1,0 +1,125 @@
+"""Exactly-once `foreachBatch` sink from Spark into the Postgres warehouse.
+
+Called by `spark_apps/drain_bars_to_warehouse.py` on the driver, once per
+micro-batch.  `foreachBatch` alone is at-least-once: after a crash Spark
+replays the last uncommitted batch with the same id and the same offsets.  So
+one Postgres transaction does all of a batch's work and records
+(query_name, batch_id) with the batch's offset ranges; a replay finds that row
+and changes nothing.  A recorded batch id whose offsets differ means the
+checkpoint was reset while the warehouse kept its history: that fails loudly
+instead of silently skipping data.
+
+The write path is COPY into per-transaction staging tables, then one upsert:
+the batch travels from Spark as one Arrow table and from Python as CSV.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+from psycopg import sql
+from pyspark.sql import DataFrame
+
+from market_pipeline import warehouse
+
+log = logging.getLogger(__name__)
+
+BAR_COLUMNS = (
+    "symbol", "interval", "bar_time", "open", "high", "low", "close", "volume", "fetched_at",
+    "source_topic", "source_partition", "source_offset",
+)
+QUARANTINE_COLUMNS = ("source_topic", "source_partition", "source_offset", "message_key", "raw_value", "reason")
+
+
+class CheckpointMismatch(Exception):
+    """A batch id is already recorded with other offsets: the checkpoint and the warehouse disagree."""
+
+
+class ExactlyOnceSink:
+    """`foreachBatch` callable; `warehouse_uri` is a libpq URI, `query_name` scopes the batch ids."""
+
+    def __init__(self, warehouse_uri: str, query_name: str) -> None:
+        self.warehouse_uri = warehouse_uri
+        self.query_name = query_name
+
+    def __call__(self, batch: DataFrame, batch_id: int) -> None:
+        self.write(batch.toArrow(), batch_id)
+
+    def write(self, rows: pa.Table, batch_id: int) -> None:
+        """Write one batch of parsed rows (the Spark job's output columns) exactly once."""
+        if rows.num_rows == 0:
+            return
+        offset_ranges = _offset_ranges(rows)
+        is_bad = pc.is_valid(rows["reason"])
+        good = rows.filter(pc.invert(is_bad)).select(list(BAR_COLUMNS))
+        bad = rows.filter(is_bad).select(list(QUARANTINE_COLUMNS))
+        with warehouse.transaction(self.warehouse_uri) as conn:
+            key = {"query_name": self.query_name, "batch_id": batch_id}
+            recorded = conn.execute(warehouse.query("find_batch"), key).fetchone()
+            if recorded is not None:
+                if recorded[0] != offset_ranges:
+                    raise CheckpointMismatch(
+                        f"batch {batch_id} of {self.query_name} was committed with offsets {recorded[0]}, "
+                        f"now replayed with {offset_ranges}: was the checkpoint deleted?"
+                    )
+                log.info("batch %s of %s already committed: skipped", batch_id, self.query_name)
+                return
+            conn.execute(warehouse.query("create_staging_tables"))
+            _copy(conn, "stage_bars", good)
+            _copy(conn, "stage_quarantine", bad)
+            upserted = conn.execute(warehouse.query("upsert_bars")).rowcount if good.num_rows else 0
+            if bad.num_rows:
+                conn.execute(warehouse.query("insert_quarantine"))
+            conn.execute(
+                warehouse.query("record_batch"),
+                {
+                    **key,
+                    "offset_ranges": json.dumps(offset_ranges),
+                    "messages": rows.num_rows,
+                    "bars_upserted": upserted,
+                    "rows_quarantined": bad.num_rows,
+                },
+            )
+            for topic_partition, (_, last) in offset_ranges.items():
+                topic, partition = topic_partition.rsplit("/", 1)
+                conn.execute(
+                    warehouse.query("advance_offset"),
+                    {"query_name": self.query_name, "topic": topic, "partition": int(partition),
+                     "next_offset": last + 1},
+                )
+        log.info(
+            "batch %s of %s: %s messages, %s bars upserted, %s quarantined",
+            batch_id, self.query_name, rows.num_rows, upserted, bad.num_rows,
+        )
+
+
+def _offset_ranges(rows: pa.Table) -> dict[str, list[int]]:
+    """{"topic/partition": [first offset, last offset]} of the batch."""
+    grouped = rows.group_by(["source_topic", "source_partition"]).aggregate(
+        [("source_offset", "min"), ("source_offset", "max")]
+    )
+    return {
+        f"{topic}/{partition}": [first, last]
+        for topic, partition, first, last in zip(
+            *(grouped[name].to_pylist() for name in
+              ("source_topic", "source_partition", "source_offset_min", "source_offset_max")),
+            strict=True,
+        )
+    }
+
+
+def _copy(conn, table: str, rows: pa.Table) -> None:
+    if rows.num_rows == 0:
+        return
+    buffer = io.BytesIO()
+    pacsv.write_csv(rows, buffer, pacsv.WriteOptions(include_header=False, quoting_style="needed"))
+    statement = sql.SQL("COPY {table} ({columns}) FROM STDIN (FORMAT csv)").format(
+        table=sql.Identifier(table), columns=sql.SQL(", ").join(map(sql.Identifier, rows.column_names))
+    )
+    with conn.cursor().copy(statement) as copy:
+        copy.write(buffer.getvalue())

@@ -1,0 +1,103 @@
+"""The bodies of the DAG's Python tasks: build clients from Airflow connections and
+Variables, call the pure logic, and turn its outcomes into Airflow task states.
+
+Called only from `dags/market_bars_pipeline.py`, inside running tasks, so no
+Variable or connection is read at DAG parse time.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from airflow.sdk import Connection, Variable
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+
+from market_pipeline import kafka_io, warehouse
+from market_pipeline.alphavantage import AlphaVantageClient, DemoKeyRejected, InvalidApiKey, PremiumOnly
+from market_pipeline.config import load_config
+from market_pipeline.ingest import fetch_and_publish
+from market_pipeline.quota import Ledger
+from market_pipeline.settings import (
+    ALPHAVANTAGE_CONN_ID,
+    BARS_TOPIC,
+    DEAD_LETTER_TOPIC,
+    DRAIN_QUERY_NAME,
+    KAFKA_CONN_ID,
+    QUOTA_LEDGER_VARIABLE,
+)
+
+log = logging.getLogger(__name__)
+
+
+class LedgerWriteFailed(Exception):
+    """The ledger Variable did not hold what was just written to it."""
+
+
+class VariableLedgerStore:
+    """The quota ledger in an Airflow Variable, read back after each write: the Task SDK's
+    Variable.set has been reported to log and swallow a rejected write (apache/airflow#68537)."""
+
+    def __init__(self, name: str = QUOTA_LEDGER_VARIABLE) -> None:
+        self.name = name
+
+    def load(self) -> Ledger:
+        stored = Variable.get(self.name, default=None)
+        return Ledger.model_validate_json(stored) if stored else Ledger()
+
+    def save(self, ledger: Ledger) -> None:
+        value = ledger.model_dump_json()
+        Variable.set(self.name, value)
+        if Variable.get(self.name, default=None) != value:
+            raise LedgerWriteFailed(f"Variable {self.name!r} does not hold the ledger just written")
+
+
+def kafka_config() -> dict[str, str]:
+    """librdkafka settings from the Kafka connection's extra (Airflow's Kafka provider format)."""
+    return dict(Connection.get(KAFKA_CONN_ID).extra_dejson)
+
+
+def alphavantage_client() -> AlphaVantageClient:
+    connection = Connection.get(ALPHAVANTAGE_CONN_ID)
+    return AlphaVantageClient(connection.host or "", connection.password or "")
+
+
+def migrate_warehouse() -> list[str]:
+    applied = warehouse.apply_migrations(warehouse.warehouse_uri())
+    log.info("migrations applied: %s", applied or "none pending")
+    return applied
+
+
+def fetch_bars() -> dict:
+    """Fetch what the quota plan allows and publish it. Skipped when the daily limit is reached
+    before anything was fetched; failed without retries when only a new key or plan helps."""
+    config = load_config()
+    producer = kafka_io.make_producer(kafka_config())
+    try:
+        summary = fetch_and_publish(
+            alphavantage_client(),
+            VariableLedgerStore(),
+            lambda messages: kafka_io.produce_all(producer, messages),
+            config,
+            config.quota.limits(),
+            force=config.fetch_when_closed,
+        )
+    except (InvalidApiKey, DemoKeyRejected, PremiumOnly) as exc:
+        raise AirflowFailException(f"{type(exc).__name__}: {exc}") from None
+    log.info("fetch summary: %s", json.dumps(summary.as_dict()))
+    if summary.daily_limit_reached and summary.bars_published == 0:
+        raise AirflowSkipException("Alpha Vantage daily limit reached; the ledger holds off until the reset")
+    return summary.as_dict()
+
+
+def has_backlog() -> bool:
+    """True when Kafka holds messages the warehouse has not committed: only then is Spark worth starting."""
+    ends = kafka_io.end_offsets(kafka_config(), [BARS_TOPIC, DEAD_LETTER_TOPIC])
+    committed = warehouse.committed_offsets(warehouse.warehouse_uri(), DRAIN_QUERY_NAME)
+    behind = {
+        f"{topic}/{partition}": end - committed.get((topic, partition), 0)
+        for (topic, partition), end in ends.items()
+        if end > committed.get((topic, partition), 0)
+    }
+    log.info("messages not yet in the warehouse: %s", behind or "none")
+    return bool(behind)
