@@ -27,6 +27,8 @@ from tenacity import (
 INTRADAY_INTERVALS = ("1min", "5min", "15min", "30min", "60min")
 OUTPUT_SIZES = ("compact", "full")
 REDACTED = "***"
+# Replies that are data although they have one key; any other one-key reply is a message.
+SINGLE_KEY_DATA_REPLIES = {"Global Quote"}
 
 
 class AlphaVantageError(Exception):
@@ -101,10 +103,11 @@ def classify_message(key: str, text: str) -> AlphaVantageError:
         # The burst message also quotes the daily limit, so it is checked first.
         if "spreading out" in lowered or "per second" in lowered or "sparingly" in lowered:
             return RateLimited(text)
-        if "per day" in lowered or "daily" in lowered:
-            return DailyLimitReached(text)
-        if "premium" in lowered:
+        # Every limit message advertises "premium plans"; only these name a premium endpoint or value.
+        if "premium endpoint" in lowered or "premium feature" in lowered:
             return PremiumOnly(text)
+        if "per day" in lowered or "daily rate limit" in lowered:
+            return DailyLimitReached(text)
     return MalformedReply(f"unrecognised {key!r} reply: {text}")
 
 
@@ -130,7 +133,7 @@ def decode_reply(status_code: int, content_type: str, body: str) -> dict[str, An
         raise MalformedReply("empty JSON object")
     if len(payload) == 1:
         [(key, value)] = payload.items()
-        if key in ("Information", "Note", "Error Message"):
+        if key not in SINGLE_KEY_DATA_REPLIES:
             raise classify_message(key, str(value))
     return payload
 
@@ -138,17 +141,18 @@ def decode_reply(status_code: int, content_type: str, body: str) -> dict[str, An
 def parse_series(payload: dict[str, Any], symbol: str, interval: str) -> SeriesReply:
     """Read a TIME_SERIES_* reply; `interval` is e.g. "5min", or "Daily" for the daily series."""
     meta = payload.get("Meta Data")
-    series_key = f"Time Series ({interval})"
-    series = payload.get(series_key)
-    if not isinstance(meta, dict) or not isinstance(series, dict):
-        keys = sorted(payload)
-        raise MalformedReply(f"expected 'Meta Data' and {series_key!r}, got keys {keys}")
+    if not isinstance(meta, dict):
+        raise MalformedReply(f"no 'Meta Data' object; keys {sorted(payload)}")
     meta_symbol = _meta_value(meta, "Symbol")
     if meta_symbol is None or meta_symbol.upper() != symbol.upper():
         raise ReplyMismatch(f"asked for {symbol}, reply is for {meta_symbol}")
     meta_interval = _meta_value(meta, "Interval")
     if meta_interval is not None and meta_interval != interval:
         raise ReplyMismatch(f"asked for {interval} bars, reply has {meta_interval}")
+    series_key = f"Time Series ({interval})"
+    series = payload.get(series_key)
+    if not isinstance(series, dict):
+        raise MalformedReply(f"no {series_key!r} object; keys {sorted(payload)}")
     time_zone = _meta_value(meta, "Time Zone")
     if not time_zone:
         raise MalformedReply("Meta Data has no Time Zone")

@@ -1,0 +1,94 @@
+"""Shared fixtures.
+
+Unit tests need nothing running.  Integration tests (marked `integration`) use
+the services `bin/stack test` starts and the same AIRFLOW_CONN_* variables;
+each builds its own topics and the separate `market_data_test` database, so the
+demo's data is never touched.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+import pytest
+
+from market_pipeline import warehouse
+from market_pipeline.simulator import AlphaVantageSimulator, SimClock, SimulatorOptions, make_server
+
+# A trading Tuesday at 11:00 US/Eastern (16:00 UTC), well inside the regular session.
+TRADING_MORNING = datetime(2026, 11, 24, 16, 0, tzinfo=UTC)
+TEST_API_KEY = "TESTKEY-7f3a9c1e"
+
+
+@dataclass
+class RunningSimulator:
+    simulator: AlphaVantageSimulator
+    base_url: str
+
+
+@pytest.fixture
+def simulator() -> Iterator[RunningSimulator]:
+    """An in-process simulator on a free port, clock at TRADING_MORNING, limits off unless a test sets them."""
+    sim = AlphaVantageSimulator(
+        SimClock(TRADING_MORNING), SimulatorOptions(per_second=None, per_minute=None, per_day=None)
+    )
+    server = make_server(sim)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield RunningSimulator(sim, f"http://127.0.0.1:{server.server_address[1]}/query")
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _require_env(name: str) -> str:
+    value = os.environ.get(name)
+    if not value:
+        pytest.fail(f"{name} is not set: run the tests with `bin/stack test`, which starts the services")
+    return value
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> str:
+    from market_pipeline.tasks import kafka_config
+
+    _require_env("AIRFLOW_CONN_KAFKA_DEFAULT")
+    return kafka_config()["bootstrap.servers"]
+
+
+@pytest.fixture(scope="session")
+def test_warehouse_uri() -> str:
+    """The warehouse connection, pointed at the tests' own database."""
+    _require_env("AIRFLOW_CONN_WAREHOUSE")
+    parts = urlsplit(warehouse.warehouse_uri())
+    return urlunsplit(parts._replace(path="/market_data_test"))
+
+
+@pytest.fixture
+def fresh_warehouse(test_warehouse_uri: str) -> str:
+    """An empty, fully migrated warehouse in the test database."""
+    with psycopg.connect(test_warehouse_uri, autocommit=True) as conn:
+        conn.execute("DROP SCHEMA IF EXISTS market CASCADE")
+        for table in ("_yoyo_migration", "_yoyo_log", "_yoyo_version", "yoyo_lock"):
+            conn.execute(f"DROP TABLE IF EXISTS public.{table}")
+    warehouse.apply_migrations(test_warehouse_uri)
+    return test_warehouse_uri
+
+
+@pytest.fixture
+def topics(kafka_bootstrap: str) -> dict[str, str]:
+    """A fresh bars topic and dead-letter topic for one test."""
+    from market_pipeline import kafka_io
+
+    suffix = uuid.uuid4().hex[:8]
+    names = {"bars": f"test.bars.{suffix}", "dead_letter": f"test.dead-letter.{suffix}"}
+    kafka_io.ensure_topics(kafka_bootstrap, {names["bars"]: 2, names["dead_letter"]: 1})
+    return names
