@@ -58,7 +58,7 @@ class ExactlyOnceSink:
         is_bad = pc.is_valid(rows["reason"])
         good = rows.filter(pc.invert(is_bad)).select(list(BAR_COLUMNS))
         bad = rows.filter(is_bad).select(list(QUARANTINE_COLUMNS))
-        with warehouse.transaction(self.warehouse_uri) as conn:
+        with warehouse.transaction(self.warehouse_uri, application_name=self.query_name) as conn:
             key = {"query_name": self.query_name, "batch_id": batch_id}
             recorded = conn.execute(warehouse.query("find_batch"), key).fetchone()
             if recorded is not None:

@@ -37,9 +37,9 @@ def query(name: str) -> str:
 
 
 @contextmanager
-def transaction(uri: str) -> Iterator[psycopg.Connection]:
+def transaction(uri: str, application_name: str = "market_pipeline") -> Iterator[psycopg.Connection]:
     """A connection whose work commits when the block ends and rolls back if it raises."""
-    with psycopg.connect(uri, autocommit=False) as conn:
+    with psycopg.connect(uri, autocommit=False, application_name=application_name) as conn:
         with conn.transaction():
             yield conn
 

@@ -21,7 +21,9 @@ Run it by hand with:
 """
 
 import argparse
+import logging
 import os
+from collections.abc import Callable
 
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -105,7 +107,9 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def main() -> None:
+def main(sink_factory: Callable[[str, str], ExactlyOnceSink] = ExactlyOnceSink) -> None:
+    """`sink_factory` lets the crash tests wrap the sink; the job itself always uses ExactlyOnceSink."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True)
     args = parse_args()
     warehouse_uri = os.environ.get("WAREHOUSE_URI")
     if not warehouse_uri:
@@ -136,7 +140,7 @@ def main() -> None:
 
     query = (
         bars.writeStream.queryName(args.query_name)
-        .foreachBatch(ExactlyOnceSink(warehouse_uri, args.query_name))
+        .foreachBatch(sink_factory(warehouse_uri, args.query_name))
         .option("checkpointLocation", args.checkpoint)
         .trigger(availableNow=True)
         .start()

@@ -1,0 +1,46 @@
+"""Every DAG file imports cleanly and follows the project's policies."""
+
+from pathlib import Path
+
+import pytest
+from airflow.dag_processing.dagbag import DagBag
+
+DAGS_DIR = Path(__file__).resolve().parents[2] / "dags"
+DAG_FILES = sorted(DAGS_DIR.glob("*.py"))
+EXPECTED_TASKS = {
+    "market_bars_pipeline": {"migrate_warehouse", "fetch_bars", "check_backlog", "drain_to_warehouse"},
+}
+
+
+@pytest.fixture(scope="module")
+def dagbag() -> DagBag:
+    return DagBag(dag_folder=str(DAGS_DIR))
+
+
+@pytest.mark.parametrize("path", DAG_FILES, ids=lambda p: p.name)
+def test_should_import_without_errors(path):
+    bag = DagBag(dag_folder=str(path))
+    assert bag.import_errors == {}
+    assert [dag.dag_id for dag in bag.dags.values()] == [path.stem], "one DAG per file, named like the file"
+
+
+def test_should_have_the_expected_dags_and_tasks(dagbag):
+    assert {dag_id: set(dag.task_ids) for dag_id, dag in dagbag.dags.items()} == EXPECTED_TASKS
+
+
+@pytest.mark.parametrize("dag_id", sorted(EXPECTED_TASKS))
+def test_should_follow_policies(dagbag, dag_id):
+    dag = dagbag.dags[dag_id]
+    assert dag.tags, "tags"
+    assert dag.doc_md, "a docstring shown in the UI"
+    assert dag.catchup is False
+    assert dag.max_active_runs == 1, "runs share a topic and a checkpoint"
+    for task in dag.tasks:
+        assert task.owner and task.owner != "airflow", f"{task.task_id}: owner"
+        assert task.retries >= 1, f"{task.task_id}: retries"
+
+
+def test_should_serialise_api_calls_through_the_pool(dagbag):
+    dag = dagbag.dags["market_bars_pipeline"]
+    assert dag.get_task("fetch_bars").pool == "alphavantage_api"
+    assert dag.get_task("drain_to_warehouse").upstream_task_ids == {"check_backlog"}

@@ -1,0 +1,177 @@
+"""The Spark drain against real Kafka and Postgres, through spark-submit as the DAG runs it."""
+
+import os
+import signal
+import time
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from market_pipeline import kafka_io, warehouse
+from market_pipeline.bars import RejectedBar
+from tests.integration.helpers import (
+    FETCHED_AT,
+    DrainJob,
+    bars_snapshot,
+    batches,
+    fetch_all,
+    make_bar,
+    produce,
+    produce_bars,
+    raw,
+)
+
+pytestmark = pytest.mark.integration
+CRASHING_APP = Path(__file__).with_name("crashing_drain.py")
+
+
+@pytest.fixture
+def drain(kafka_bootstrap, topics, fresh_warehouse, tmp_path) -> DrainJob:
+    return DrainJob(kafka_bootstrap, topics, tmp_path / "checkpoint", fresh_warehouse)
+
+
+def assert_ran(result):
+    assert result.returncode == 0, result.stderr[-3000:]
+
+
+def expected_rows(bars):
+    return sorted(
+        (b.symbol, b.interval, b.bar_time, b.open, b.high, b.low, b.close, b.volume, b.fetched_at) for b in bars
+    )
+
+
+def assert_fully_drained(drain: DrainJob):
+    ends = kafka_io.end_offsets({"bootstrap.servers": drain.bootstrap}, drain.topics.values())
+    assert warehouse.committed_offsets(drain.warehouse_uri, drain.query_name) == {
+        key: end for key, end in ends.items() if end > 0
+    }
+
+
+def test_should_load_each_bar_once_latest_fetch_winning_and_quarantine_the_rest(drain):
+    later = FETCHED_AT + timedelta(hours=1)
+    msft = [make_bar("MSFT", minute) for minute in (0, 5, 10)]
+    msft_revised = make_bar("MSFT", 10, close="103.00", fetched_at=later)
+    tsla_new = make_bar("TSLA", 0, close="105.00", fetched_at=later + timedelta(hours=1))
+    produce_bars(drain.bootstrap, drain.topics["bars"],
+                 [*msft, msft[1], msft_revised, make_bar("TSLA", 0, close="90.00"), tsla_new])
+    broken = {
+        "not json": raw("this is not json"),
+        "missing fields": raw({"symbol": "MSFT", "open": "1.0"}),
+        "high below close": raw({**_message(make_bar("GOOGL", 0)), "high": "100.50"}),
+        "negative volume": raw({**_message(make_bar("GOOGL", 5)), "volume": -5}),
+        "bad bar_time": raw({**_message(make_bar("GOOGL", 10)), "bar_time": "24/11/2026 09:30"}),
+        "text price": raw({**_message(make_bar("GOOGL", 15)), "close": "n/a"}),
+    }
+    produce(drain.bootstrap, drain.topics["bars"], [(b"BAD", value) for value in broken.values()])
+    rejected = RejectedBar("GOOGL", "5min", {"timestamp": "2026-11-24 09:30:00", "2. high": "x"},
+                           "high: Input should be a valid decimal", FETCHED_AT)
+    produce(drain.bootstrap, drain.topics["dead_letter"], [(b"GOOGL", rejected.to_message())])
+
+    assert_ran(drain.run())
+
+    assert bars_snapshot(drain.warehouse_uri) == expected_rows([msft[0], msft[1], msft_revised, tsla_new])
+    reasons = sorted(reason for (reason,) in fetch_all(drain.warehouse_uri, "SELECT reason FROM market.quarantine"))
+    assert len(reasons) == len(broken) + 1, "every bad record is kept"
+    for expected in ("not a bar", "missing interval", "high is below", "negative volume", "bar_time",
+                     "a price is missing", "rejected at fetch: high: Input should be a valid decimal"):
+        assert any(expected in reason for reason in reasons), (expected, reasons)
+    quarantined_raw = fetch_all(drain.warehouse_uri, "SELECT raw_value FROM market.quarantine")
+    assert ("this is not json",) in quarantined_raw
+    assert_fully_drained(drain)
+
+    # A second run with nothing new: no batch, no change.
+    before = bars_snapshot(drain.warehouse_uri)
+    assert_ran(drain.run())
+    assert bars_snapshot(drain.warehouse_uri) == before
+    assert len(batches(drain.warehouse_uri, drain.query_name)) == 1
+
+    # An older revision arriving late never overwrites a newer one; new bars still land.
+    produce_bars(drain.bootstrap, drain.topics["bars"], [make_bar("TSLA", 0, close="95.00", fetched_at=later),
+                                                         make_bar("TSLA", 5)])
+    assert_ran(drain.run())
+    rows = bars_snapshot(drain.warehouse_uri)
+    assert [row[6] for row in rows if row[0] == "TSLA"] == [Decimal("105.000000"), Decimal("101.000000")]
+
+
+def test_should_end_without_a_batch_on_an_empty_topic(drain):
+    started = time.monotonic()
+    assert_ran(drain.run())
+    print(f"empty drain took {time.monotonic() - started:.1f} s")
+    assert batches(drain.warehouse_uri, drain.query_name) == []
+    assert bars_snapshot(drain.warehouse_uri) == []
+
+
+def test_should_fail_when_the_sink_fails_and_load_on_the_next_run(drain):
+    bar = make_bar("MSFT", 0)
+    produce_bars(drain.bootstrap, drain.topics["bars"], [bar])
+    unreachable = drain.warehouse_uri.replace(":5433/", ":1/")
+    result = drain.run(WAREHOUSE_URI=unreachable)
+    assert result.returncode != 0
+    assert "connection" in result.stderr.lower()
+    assert_ran(drain.run())
+    assert bars_snapshot(drain.warehouse_uri) == expected_rows([bar])
+
+
+def _message(bar) -> dict:
+    import json
+
+    return json.loads(bar.to_message())
+
+
+def _large_drain(drain: DrainJob) -> list:
+    """30,000 distinct bars in batches of 7,500: a crash lands in the middle of the drain."""
+    bars = [make_bar(symbol, 5 * i) for i in range(10_000) for symbol in ("MSFT", "TSLA", "GOOGL")]
+    produce_bars(drain.bootstrap, drain.topics["bars"], bars)
+    drain.max_offsets_per_trigger = 7_500
+    return bars
+
+
+def _assert_exact_after_rerun(drain: DrainJob, bars: list) -> str:
+    rerun = drain.run()
+    assert_ran(rerun)
+    assert bars_snapshot(drain.warehouse_uri) == expected_rows(bars)
+    recorded = batches(drain.warehouse_uri, drain.query_name)
+    assert sum(messages for _, _, messages in recorded) == len(bars), "each message committed exactly once"
+    assert_fully_drained(drain)
+    return rerun.stdout + rerun.stderr  # the Python driver's output reaches spark-submit's stdout
+
+
+@pytest.mark.parametrize("crash_point", ["before", "after"])
+def test_should_be_exact_after_kill_9_around_the_commit(drain, crash_point):
+    bars = _large_drain(drain)
+    crashed = drain.run(CRASHING_APP, CRASH_POINT=crash_point, CRASH_BATCH="1")
+    assert crashed.returncode != 0
+    committed = [batch_id for batch_id, _, _ in batches(drain.warehouse_uri, drain.query_name)]
+    assert committed == ([0] if crash_point == "before" else [0, 1])
+
+    log = _assert_exact_after_rerun(drain, bars)
+    if crash_point == "after":
+        assert "batch 1 of test_drain already committed: skipped" in log
+
+
+def test_should_be_exact_after_kill_9_during_the_commit(drain):
+    bars = _large_drain(drain)
+    job = drain.start()
+    killed_in_transaction = False
+    try:
+        deadline = time.monotonic() + 240
+        while job.poll() is None and time.monotonic() < deadline:
+            in_transaction = fetch_all(
+                drain.warehouse_uri,
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = %(q)s AND xact_start IS NOT NULL",
+                {"q": drain.query_name},
+            )[0][0]
+            if in_transaction and batches(drain.warehouse_uri, drain.query_name):
+                os.killpg(job.pid, signal.SIGKILL)
+                killed_in_transaction = True
+                break
+            time.sleep(0.02)
+    finally:
+        if job.poll() is None and not killed_in_transaction:
+            os.killpg(job.pid, signal.SIGKILL)
+        job.wait(60)
+    assert killed_in_transaction, "the drain ended before a transaction could be interrupted"
+    assert len(batches(drain.warehouse_uri, drain.query_name)) < 4, "the kill came before the last batch"
+    _assert_exact_after_rerun(drain, bars)
