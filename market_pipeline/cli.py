@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 
 from market_pipeline import kafka_io, warehouse
@@ -80,6 +81,7 @@ def show_bars(args: argparse.Namespace) -> None:
 
 
 def main() -> None:
+    logging.getLogger("yoyo").setLevel(logging.WARNING)  # one line per migration step otherwise
     parser = argparse.ArgumentParser(prog="python -m market_pipeline.cli")
     commands = parser.add_subparsers(required=True)
     commands.add_parser("ensure-topics").set_defaults(handler=ensure_topics)

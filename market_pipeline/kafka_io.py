@@ -46,7 +46,7 @@ def ensure_topics(bootstrap_servers: str, partitions: dict[str, int] = TOPIC_PAR
     ]
     if not wanted:
         return
-    for topic, future in admin.create_topics(wanted).items():
+    for future in admin.create_topics(wanted).values():
         try:
             future.result(timeout=30)
         except KafkaException as exc:
