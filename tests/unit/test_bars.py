@@ -90,3 +90,34 @@ def test_property_no_malformed_row_ever_becomes_a_bar(raw_rows):
         assert all(value.is_finite() for value in (bar.open, bar.high, bar.low, bar.close))
     for row in rejected:
         assert row.reason
+
+
+json_leaf = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=10))
+meta = st.fixed_dictionaries({}, optional={
+    "2. Symbol": st.sampled_from(["MSFT", "msft", "TSLA", ""]), "4. Interval": st.sampled_from(["5min", "1min"]),
+    "6. Time Zone": st.sampled_from(["US/Eastern", "UTC", "", "Nowhere/Land"]),
+})
+payloads = st.fixed_dictionaries({}, optional={
+    "Meta Data": st.one_of(meta, json_leaf),
+    "Time Series (5min)": st.one_of(st.dictionaries(timestamps, st.one_of(rows, json_leaf), max_size=4), json_leaf),
+    "Information": st.text(max_size=20),
+})
+
+
+@settings(max_examples=300, deadline=None)
+@given(payloads)
+def test_property_no_malformed_reply_puts_an_invalid_bar_on_the_main_topic(payload):
+    from market_pipeline.alphavantage import AlphaVantageError, parse_series
+    from market_pipeline.bars import Bar
+    from market_pipeline.ingest import _messages
+    from market_pipeline.settings import BARS_TOPIC
+
+    try:
+        series = parse_series(payload, "MSFT", "5min")
+    except AlphaVantageError:
+        return  # rejected whole: nothing is published
+    bars, rejected = validate_series(series, FETCHED_AT)
+    for message in _messages(bars, rejected):
+        if message.topic == BARS_TOPIC:
+            bar = Bar.model_validate_json(message.value)  # re-validates every rule
+            assert bar.symbol == "MSFT" and bar.interval == "5min"

@@ -1,6 +1,7 @@
 """The Spark job's transform, called directly with a local session: Kafka-shaped rows in, typed rows out."""
 
 import json
+import logging
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -16,6 +17,8 @@ GOOD = {"symbol": "MSFT", "interval": "5min", "bar_time": "2026-11-24T14:30:00Z"
 
 @pytest.fixture(scope="module")
 def spark():
+    # py4j logs from its finalizers after pytest has closed the captured streams.
+    logging.getLogger("py4j").setLevel(logging.WARNING)
     session = (
         SparkSession.builder.master("local[1]").appName("test_parse_bar_messages")
         .config("spark.sql.shuffle.partitions", "1").config("spark.ui.enabled", "false")
