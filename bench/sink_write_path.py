@@ -18,6 +18,7 @@ Usage: bin/stack exec python bench/sink_write_path.py [--rows 200000] [--repeat 
 from __future__ import annotations
 
 import argparse
+import logging
 import statistics
 import time
 from datetime import UTC, datetime, timedelta
@@ -100,6 +101,8 @@ def measure(path, uri: str, rows: pa.Table, repeat: int) -> dict[str, float]:
 
 
 def main() -> None:
+    logging.getLogger("yoyo").setLevel(logging.WARNING)
+    logging.getLogger("market_pipeline.sink").setLevel(logging.WARNING)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=200_000)
     parser.add_argument("--repeat", type=int, default=3)

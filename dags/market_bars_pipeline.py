@@ -11,12 +11,13 @@ committed and skips the drain when there is nothing new.  Runs share a topic
 and a checkpoint, hence `max_active_runs=1`.
 """
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
 from airflow.sdk import dag, task
 
 from market_pipeline import tasks
+from market_pipeline.alerts import FailureAlert
 from market_pipeline.settings import (
     ALPHAVANTAGE_POOL,
     BARS_TOPIC,
@@ -33,10 +34,15 @@ from market_pipeline.settings import (
 
 @dag(
     schedule=timedelta(seconds=90),
-    start_date=datetime(2026, 1, 1),
+    start_date=datetime(2026, 1, 1, tzinfo=UTC),
     catchup=False,
     max_active_runs=1,
-    default_args={"owner": "market-data", "retries": 2, "retry_delay": timedelta(seconds=30)},
+    default_args={
+        "owner": "market-data",
+        "retries": 2,
+        "retry_delay": timedelta(seconds=30),
+        "on_failure_callback": FailureAlert(),
+    },
     tags=["market-data", "alphavantage", "kafka", "spark"],
     doc_md=__doc__,
 )

@@ -38,6 +38,7 @@ def test_should_follow_policies(dagbag, dag_id):
     for task in dag.tasks:
         assert task.owner and task.owner != "airflow", f"{task.task_id}: owner"
         assert task.retries >= 1, f"{task.task_id}: retries"
+        assert task.on_failure_callback, f"{task.task_id}: failure alert"
 
 
 def test_should_serialise_api_calls_through_the_pool(dagbag):
