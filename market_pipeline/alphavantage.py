@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, get_args
 
 import requests
 from tenacity import (
@@ -24,8 +24,10 @@ from tenacity import (
     wait_exponential,
 )
 
-INTRADAY_INTERVALS = ("1min", "5min", "15min", "30min", "60min")
-OUTPUT_SIZES = ("compact", "full")
+Interval = Literal["1min", "5min", "15min", "30min", "60min"]
+OutputSize = Literal["compact", "full"]
+INTRADAY_INTERVALS = get_args(Interval)
+OUTPUT_SIZES = get_args(OutputSize)
 REDACTED = "***"
 # Replies that are data although they have one key; any other one-key reply is a message.
 SINGLE_KEY_DATA_REPLIES = {"Global Quote"}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from market_pipeline.alphavantage import INTRADAY_INTERVALS, OUTPUT_SIZES
+from market_pipeline.alphavantage import Interval, OutputSize
 from market_pipeline.quota import QuotaLimits
 from market_pipeline.settings import CONFIG_VARIABLE
 
@@ -32,8 +32,8 @@ class PipelineConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     watchlist: list[str] = Field(min_length=1)
-    interval: str
-    outputsize: str
+    interval: Interval
+    outputsize: OutputSize
     extended_hours: bool
     # Fetch even while the market is closed (costs calls; for backfills and demos).
     fetch_when_closed: bool
@@ -44,20 +44,6 @@ class PipelineConfig(BaseModel):
     @classmethod
     def _symbols_upper(cls, value: list[str]) -> list[str]:
         return [symbol.strip().upper() for symbol in value]
-
-    @field_validator("interval")
-    @classmethod
-    def _known_interval(cls, value: str) -> str:
-        if value not in INTRADAY_INTERVALS:
-            raise ValueError(f"interval must be one of {INTRADAY_INTERVALS}")
-        return value
-
-    @field_validator("outputsize")
-    @classmethod
-    def _known_outputsize(cls, value: str) -> str:
-        if value not in OUTPUT_SIZES:
-            raise ValueError(f"outputsize must be one of {OUTPUT_SIZES}")
-        return value
 
 
 def load_config() -> PipelineConfig:
