@@ -1,35 +1,42 @@
 """Which write path the Spark sink uses, decided by measurement.
 
-Writes the same N bars into a fresh warehouse schema two ways, against the real
-Postgres of `bin/stack`, and prints rows/s for each:
+Writes the same N bars into a fresh warehouse schema three ways, against the
+real Postgres of `bin/stack`, and prints rows/s for each:
 
 - copy_upsert: the sink's path (market_pipeline.sink.ExactlyOnceSink.write):
   COPY into a temporary staging table, one INSERT ... ON CONFLICT, bookkeeping,
   one transaction;
-- batched_upsert: what JDBC batching does, row-wise INSERT ... ON CONFLICT sent
-  in batches (psycopg executemany, pipelined), one transaction.
+- batched_upsert: row-wise INSERT ... ON CONFLICT sent in batches (psycopg
+  executemany, pipelined), one transaction;
+- spark_jdbc_upsert: Spark's JDBC writer (batchsize 10,000,
+  reWriteBatchedInserts) into a staging table, then the same upsert. Spark's
+  writer commits on its own, so this path cannot share the batch-id transaction.
 
 Both run twice per repetition: into an empty table (inserts) and again
 (every row conflicts and is updated).
 
 Usage: bin/stack exec python bench/sink_write_path.py [--rows 200000] [--repeat 3]
+The time to hand the rows to each path (Arrow table, Python tuples, a cached
+Spark DataFrame) is not counted.
 """
 
 from __future__ import annotations
 
 import argparse
+import glob
 import logging
 import statistics
 import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import psycopg
 import pyarrow as pa
 
 from market_pipeline import warehouse
-from market_pipeline.sink import ExactlyOnceSink
+from market_pipeline.settings import POSTGRES_JDBC_JARS
+from market_pipeline.sink import BAR_COLUMNS, ExactlyOnceSink
 
 BENCH_DATABASE = "market_data_bench"
 BATCHED_UPSERT = """
@@ -73,29 +80,74 @@ def reset(uri: str) -> None:
     with psycopg.connect(uri, autocommit=True) as conn:
         conn.execute("DROP SCHEMA IF EXISTS market CASCADE")
         conn.execute("DROP TABLE IF EXISTS public._yoyo_migration, public._yoyo_log, public._yoyo_version, "
-                     "public.yoyo_lock")
+                     "public.yoyo_lock, public.stage_bars")
     warehouse.apply_migrations(uri)
 
 
-def copy_upsert(uri: str, rows: pa.Table, batch_id: int) -> None:
-    ExactlyOnceSink(uri, "bench").write(rows, batch_id)
+class CopyUpsert:
+    name = "copy_upsert"
+
+    def prepare(self, rows: pa.Table) -> pa.Table:
+        return rows
+
+    def write(self, uri: str, rows: pa.Table, batch_id: int) -> None:
+        ExactlyOnceSink(uri, "bench").write(rows, batch_id)
 
 
-def batched_upsert(uri: str, rows: pa.Table, _: int) -> None:
-    columns = ["symbol", "interval", "bar_time", "open", "high", "low", "close", "volume", "fetched_at",
-               "source_topic", "source_partition", "source_offset"]
-    records = list(zip(*(rows[name].to_pylist() for name in columns), strict=True))
-    with warehouse.transaction(uri) as conn, conn.cursor() as cursor:
-        cursor.executemany(BATCHED_UPSERT, records)
+class BatchedUpsert:
+    name = "batched_upsert"
+
+    def prepare(self, rows: pa.Table) -> list[tuple]:
+        return list(zip(*(rows[name].to_pylist() for name in BAR_COLUMNS), strict=True))
+
+    def write(self, uri: str, records: list[tuple], _: int) -> None:
+        with warehouse.transaction(uri) as conn, conn.cursor() as cursor:
+            cursor.executemany(BATCHED_UPSERT, records)
+
+
+class SparkJdbcUpsert:
+    name = "spark_jdbc_upsert"
+
+    def __init__(self) -> None:
+        from pyspark.sql import SparkSession
+
+        self.spark = (
+            SparkSession.builder.master("local[2]").appName("bench_sink_write_path")
+            .config("spark.jars", ",".join(glob.glob(POSTGRES_JDBC_JARS)))
+            .config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
+            .config("spark.sql.session.timeZone", "UTC")
+            .getOrCreate()
+        )
+
+    def prepare(self, rows: pa.Table):
+        frame = self.spark.createDataFrame(rows.select(list(BAR_COLUMNS))).repartition(2).cache()
+        frame.count()
+        return frame
+
+    def write(self, uri: str, frame, _: int) -> None:
+        parts = urlsplit(uri)
+        frame.write.jdbc(
+            f"jdbc:postgresql://{parts.hostname}:{parts.port}{parts.path}", "public.stage_bars", mode="overwrite",
+            properties={"user": parts.username, "password": unquote(parts.password or ""),
+                        "driver": "org.postgresql.Driver", "batchsize": "10000", "truncate": "true",
+                        "reWriteBatchedInserts": "true"},
+        )
+        # The named upsert reads `stage_bars`: here the JDBC-written table in public.
+        with warehouse.transaction(uri) as conn:
+            conn.execute(warehouse.query("upsert_bars"))
+
+    def close(self) -> None:
+        self.spark.stop()
 
 
 def measure(path, uri: str, rows: pa.Table, repeat: int) -> dict[str, float]:
+    data = path.prepare(rows)
     timings: dict[str, list[float]] = {"insert": [], "update": []}
     for attempt in range(repeat):
         reset(uri)
         for phase, batch_id in (("insert", 2 * attempt), ("update", 2 * attempt + 1)):
             started = time.perf_counter()
-            path(uri, rows, batch_id)
+            path.write(uri, data, batch_id)
             timings[phase].append(time.perf_counter() - started)
     return {phase: rows.num_rows / statistics.median(seconds) for phase, seconds in timings.items()}
 
@@ -106,14 +158,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=200_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--skip-spark", action="store_true", help="leave out the Spark JDBC path (no JVM)")
     args = parser.parse_args()
     uri = urlunsplit(urlsplit(warehouse.warehouse_uri())._replace(path=f"/{BENCH_DATABASE}"))
     rows = make_rows(args.rows)
     print(f"{args.rows} bars, median of {args.repeat} runs, rows/s")
-    print(f"{'path':<16} {'insert':>10} {'update':>10}")
-    for path in (copy_upsert, batched_upsert):
+    print(f"{'path':<18} {'insert':>10} {'update':>10}")
+    paths = [CopyUpsert(), BatchedUpsert()] + ([] if args.skip_spark else [SparkJdbcUpsert()])
+    for path in paths:
         result = measure(path, uri, rows, args.repeat)
-        print(f"{path.__name__:<16} {result['insert']:>10.0f} {result['update']:>10.0f}")
+        print(f"{path.name:<18} {result['insert']:>10.0f} {result['update']:>10.0f}", flush=True)
+        if hasattr(path, "close"):
+            path.close()
 
 
 if __name__ == "__main__":

@@ -21,6 +21,8 @@ JARS_DIR = Path(os.environ.get("STOCKPIPE_JARS_DIR", PROJECT_ROOT / ".cache" / "
 CHECKPOINTS_DIR = STATE_DIR / "checkpoints"
 # Spark's Kafka source and its dependencies (resolved by `bin/stack setup`).
 SPARK_KAFKA_JARS = str(JARS_DIR / "spark-kafka" / "*.jar")
+# Only the write-path benchmark uses JDBC.
+POSTGRES_JDBC_JARS = str(JARS_DIR / "postgres-jdbc" / "*.jar")
 
 ALPHAVANTAGE_CONN_ID = "alphavantage_default"
 KAFKA_CONN_ID = "kafka_default"
