@@ -27,7 +27,7 @@ KNOWN_SYMBOLS = {
     "TSLA": 240.0, "MSFT": 420.0, "GOOGL": 170.0, "AAPL": 225.0, "AMZN": 185.0,
     "NVDA": 120.0, "META": 560.0, "IBM": 210.0,
 }
-CENT = Decimal("0.0001")
+TICK = Decimal("0.0001")  # the API quotes four decimals
 
 
 @dataclass(frozen=True)
@@ -142,4 +142,4 @@ def daily_bars(symbol: str, now: datetime, outputsize: str = "compact") -> list[
 
 
 def _money(value: float) -> Decimal:
-    return Decimal(value).quantize(CENT)
+    return Decimal(value).quantize(TICK)

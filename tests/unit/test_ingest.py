@@ -9,7 +9,7 @@ from market_pipeline.config import PipelineConfig, QuotaConfig
 from market_pipeline.ingest import fetch_and_publish
 from market_pipeline.settings import BARS_TOPIC, DEAD_LETTER_TOPIC
 from tests.conftest import TEST_API_KEY
-from tests.unit.test_simulated_trading_day import DictLedgerStore
+from tests.unit.helpers import DictLedgerStore
 
 CONFIG = PipelineConfig(
     watchlist=["TSLA", "NOSUCH", "MSFT"], interval="5min", outputsize="compact", extended_hours=True,

@@ -12,10 +12,10 @@ from market_pipeline.alphavantage import AlphaVantageClient
 from market_pipeline.bars import Bar
 from market_pipeline.config import PipelineConfig, QuotaConfig
 from market_pipeline.ingest import fetch_and_publish
-from market_pipeline.quota import Ledger
 from market_pipeline.settings import BARS_TOPIC
 from market_pipeline.simulator import SimulatorOptions
 from tests.conftest import TEST_API_KEY
+from tests.unit.helpers import DictLedgerStore
 
 DAY_START = datetime(2026, 11, 24, 13, 0, tzinfo=UTC)  # 08:00 US/Eastern
 DAY_END = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)  # 21:00 US/Eastern
@@ -26,17 +26,6 @@ CONFIG = PipelineConfig(
     fetch_when_closed=False, quota=QuotaConfig(per_day=25, per_minute=None, per_second=1),
     max_offsets_per_trigger=1000,
 )
-
-
-class DictLedgerStore:
-    def __init__(self) -> None:
-        self.saved = Ledger().model_dump_json()
-
-    def load(self) -> Ledger:
-        return Ledger.model_validate_json(self.saved)
-
-    def save(self, ledger: Ledger) -> None:
-        self.saved = ledger.model_dump_json()
 
 
 def test_free_tier_day_has_no_throttling_no_gaps_and_at_most_25_calls(simulator, capsys):
