@@ -92,7 +92,9 @@ class AirflowApi:
             time.sleep(1)
 
     def task_states(self, dag_id: str, run_id: str) -> dict[str, str | None]:
+        """Task states in the order the tasks started (those that never ran last)."""
         instances = self.call("GET", f"dags/{dag_id}/dagRuns/{run_id}/taskInstances")["task_instances"]
+        instances.sort(key=lambda ti: (ti["start_date"] is None, ti["start_date"] or ""))
         return {ti["task_id"]: ti["state"] for ti in instances}
 
 
