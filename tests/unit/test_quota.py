@@ -51,15 +51,18 @@ def test_should_pick_the_stalest_symbol_first_in_session():
 
 def test_should_spread_calls_over_the_session_and_keep_the_reserve():
     ledger = fetched_ledger(OPEN - timedelta(hours=20))
-    calls = 0
+    call_times = []
     moment = OPEN
     while moment < CLOSE:
         for symbol in plan_calls(ledger, FREE, WATCHLIST, moment):
             ledger.record_call(moment)
             ledger.symbol(symbol).last_fetch_at = moment
-            calls += 1
+            call_times.append(moment)
         moment += timedelta(seconds=90)
-    assert calls == FREE.per_day - len(WATCHLIST), "all but the final refresh is spent in session"
+    assert len(call_times) == FREE.per_day - len(WATCHLIST), "all but the final refresh is spent in session"
+    even_gap = (CLOSE - OPEN) / len(call_times)  # about 18 minutes
+    gaps = [later - earlier for earlier, later in zip(call_times, call_times[1:], strict=False)]
+    assert max(gaps) < 1.5 * even_gap and min(gaps) > 0.5 * even_gap, "spread evenly, no bursts"
 
 
 def test_should_stop_when_exhausted_until_the_reset():
