@@ -268,4 +268,6 @@ class AlphaVantageClient:
                 response.status_code, response.headers.get("Content-Type", ""), response.text
             )
         except AlphaVantageError as exc:
-            raise type(exc)(_redact(str(exc), self._api_key)) from None
+            # Say which call failed: the API's own texts rarely name the function or symbol.
+            what = " ".join(filter(None, (function, params.get("symbol"))))
+            raise type(exc)(f"{what}: {_redact(str(exc), self._api_key)}") from None

@@ -6,6 +6,7 @@
     python -m market_pipeline.cli airflow-login       print the UI login
     python -m market_pipeline.cli run-dag DAG_ID      trigger a run and wait for its end
     python -m market_pipeline.cli show-bars           print the newest bars in the warehouse
+    python -m market_pipeline.cli lag                 messages in Kafka not yet in the warehouse
 
 Connections come from the same AIRFLOW_CONN_* variables Airflow reads.
 """
@@ -85,6 +86,13 @@ def show_bars(args: argparse.Namespace) -> None:
         sys.exit("no bars in the warehouse")
 
 
+def lag(_: argparse.Namespace) -> None:
+    from market_pipeline.tasks import backlog
+
+    for partition, behind in backlog().items():
+        print(f"{partition:<40} {behind:>8}")
+
+
 def main() -> None:
     logging.getLogger("yoyo").setLevel(logging.WARNING)  # one line per migration step otherwise
     parser = argparse.ArgumentParser(prog="python -m market_pipeline.cli")
@@ -100,6 +108,7 @@ def main() -> None:
     show = commands.add_parser("show-bars")
     show.add_argument("--per-symbol", type=int, default=5)
     show.set_defaults(handler=show_bars)
+    commands.add_parser("lag").set_defaults(handler=lag)
     args = parser.parse_args()
     args.handler(args)
 

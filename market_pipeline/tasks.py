@@ -90,14 +90,18 @@ def fetch_bars() -> dict:
     return summary.as_dict()
 
 
-def has_backlog() -> bool:
-    """True when Kafka holds messages the warehouse has not committed: only then is Spark worth starting."""
+def backlog() -> dict[str, int]:
+    """Messages on the pipeline's topics that the warehouse has not committed, per "topic/partition"."""
     ends = kafka_io.end_offsets(kafka_config(), [BARS_TOPIC, DEAD_LETTER_TOPIC])
     committed = warehouse.committed_offsets(warehouse.warehouse_uri(), DRAIN_QUERY_NAME)
-    behind = {
+    return {
         f"{topic}/{partition}": end - committed.get((topic, partition), 0)
-        for (topic, partition), end in ends.items()
-        if end > committed.get((topic, partition), 0)
+        for (topic, partition), end in sorted(ends.items())
     }
+
+
+def has_backlog() -> bool:
+    """True when Kafka holds messages the warehouse has not committed: only then is Spark worth starting."""
+    behind = {partition: lag for partition, lag in backlog().items() if lag > 0}
     log.info("messages not yet in the warehouse: %s", behind or "none")
     return bool(behind)

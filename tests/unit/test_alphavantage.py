@@ -93,7 +93,7 @@ def test_should_reject_demo_key_outside_demo_symbols(simulator):
 
 def test_should_name_premium_only_endpoint_and_parameter(simulator):
     simulator.simulator.options.premium_functions = {"TIME_SERIES_INTRADAY"}
-    with pytest.raises(PremiumOnly, match="premium endpoint"):
+    with pytest.raises(PremiumOnly, match="^TIME_SERIES_INTRADAY MSFT: .*premium endpoint"):
         client_for(simulator).intraday("MSFT")
     with pytest.raises(PremiumOnly, match="outputsize=full"):
         client_for(simulator).daily("MSFT", outputsize="full")
