@@ -15,7 +15,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
 
-from market_pipeline.alphavantage import AlphaVantageClient, DailyLimitReached, InvalidCall
+from market_pipeline.alphavantage import (
+    AlphaVantageClient,
+    DailyLimitReached,
+    InvalidCall,
+    MalformedReply,
+    ReplyMismatch,
+)
 from market_pipeline.bars import Bar, RejectedBar, validate_series
 from market_pipeline.config import PipelineConfig
 from market_pipeline.kafka_io import Message
@@ -25,6 +31,10 @@ from market_pipeline.settings import BARS_TOPIC, DEAD_LETTER_TOPIC
 log = logging.getLogger(__name__)
 
 PACING_MARGIN_SECONDS = 0.05
+
+
+class FetchIncomplete(Exception):
+    """Some symbols' replies were unusable; the other symbols' bars were published."""
 
 
 class LedgerStore(Protocol):
@@ -42,6 +52,7 @@ class FetchSummary:
     bars_published: int = 0
     rejected_published: int = 0
     flagged: dict[str, str] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)
     daily_limit_reached: bool = False
 
     def as_dict(self) -> dict:
@@ -59,7 +70,11 @@ def fetch_and_publish(
     force: bool = False,
     sleep: Callable[[float], None] = time.sleep,
 ) -> FetchSummary:
-    """One run of the fetch step. Raises the client's errors, except those handled per symbol."""
+    """One run of the fetch step.
+
+    An unknown symbol is flagged and skipped; an unusable reply (malformed, or for another symbol
+    or interval) fails only its symbol, and FetchIncomplete is raised once the others are published.
+    Errors of the key or the account (invalid key, premium, throttling, server down) stop the run."""
     ledger = store.load()
     summary = FetchSummary()
     summary.planned = plan_calls(
@@ -82,6 +97,10 @@ def fetch_and_publish(
             store.save(ledger)
             log.warning("%s flagged and skipped from now on: %s", symbol, exc)
             continue
+        except (MalformedReply, ReplyMismatch) as exc:
+            summary.failed[symbol] = f"{type(exc).__name__}: {exc}"
+            log.error("%s: reply rejected whole: %s", symbol, exc)
+            continue
         except DailyLimitReached:
             ledger.mark_exhausted(now())
             store.save(ledger)
@@ -99,6 +118,8 @@ def fetch_and_publish(
         state.last_fetch_at = fetched_at
         store.save(ledger)
         log.info("%s: %s new bars, %s rejected, watermark %s", symbol, len(new_bars), len(rejected), state.watermark)
+    if summary.failed:
+        raise FetchIncomplete(f"published {summary.bars_published} bars; unusable replies: {summary.failed}")
     return summary
 
 

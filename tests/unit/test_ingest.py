@@ -6,7 +6,7 @@ import pytest
 
 from market_pipeline.alphavantage import AlphaVantageClient, InvalidApiKey
 from market_pipeline.config import PipelineConfig, QuotaConfig
-from market_pipeline.ingest import fetch_and_publish
+from market_pipeline.ingest import FetchIncomplete, fetch_and_publish
 from market_pipeline.settings import BARS_TOPIC, DEAD_LETTER_TOPIC
 from tests.conftest import TEST_API_KEY
 from tests.unit.helpers import DictLedgerStore
@@ -87,3 +87,26 @@ def test_should_raise_on_an_invalid_key_after_recording_the_call(simulator):
     with pytest.raises(InvalidApiKey):
         run(simulator, store)
     assert store.load().calls_today == 1
+
+
+def test_should_reject_an_unusable_reply_whole_and_still_publish_the_others(simulator):
+    class SwapsTslaReply(AlphaVantageClient):
+        def query(self, function, **params):
+            payload = super().query(function, **params)
+            if params.get("symbol") == "TSLA":
+                payload["Meta Data"]["2. Symbol"] = "GOOGL"
+            return payload
+
+    store = DictLedgerStore()
+    published = []
+    config = CONFIG.model_copy(update={"watchlist": ["TSLA", "MSFT"]})
+    with pytest.raises(FetchIncomplete, match="TSLA.*ReplyMismatch"):
+        fetch_and_publish(
+            SwapsTslaReply(simulator.base_url, TEST_API_KEY), store,
+            lambda messages: published.extend(messages) or len(messages), config, config.quota.limits(),
+            now=simulator.simulator.clock.now, force=True,
+        )
+    assert {m.key for m in published} == {b"MSFT"}
+    ledger = store.load()
+    assert ledger.symbol("TSLA").watermark is None and ledger.symbol("TSLA").last_fetch_at is None
+    assert ledger.symbol("MSFT").watermark is not None and ledger.calls_today == 2
