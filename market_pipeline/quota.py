@@ -13,6 +13,8 @@ Planning rules, in order:
   left of it, keeping one call per symbol in reserve, stalest symbol first;
 - once a session's last bar is out (20:00 US/Eastern with extended hours, the
   close without), each symbol gets one final refresh that completes the day;
+- with no daily cap (premium keys), every symbol is due on every run from the
+  first bar of the day (04:00 with extended hours) to the last;
 - otherwise the market is closed and no call is made, unless forced.
 A compact reply holds 100 bars (8 h 20 min of 5-minute bars), so these spaced
 refreshes leave no gap in a regular session.
@@ -30,6 +32,7 @@ from pydantic import BaseModel, Field
 from market_pipeline.trading_calendar import EASTERN, nyse
 
 MINUTE = timedelta(minutes=1)
+PRE_MARKET = timedelta(hours=5, minutes=30)  # extended hours start at 04:00 US/Eastern
 
 
 @dataclass(frozen=True)
@@ -81,14 +84,14 @@ def next_quota_reset(now: datetime) -> datetime:
     return datetime.combine(now.astimezone(UTC).date() + timedelta(days=1), datetime.min.time(), UTC)
 
 
-def _last_session(now: datetime) -> tuple[datetime, datetime] | None:
-    """(open, close) in UTC of the latest NYSE session that has opened by `now`."""
+def _last_session(now: datetime, lead: timedelta = timedelta(0)) -> tuple[datetime, datetime] | None:
+    """(open, close) in UTC of the latest NYSE session whose open, less `lead`, is past."""
     calendar = nyse()
     today = now.astimezone(EASTERN).date()
     sessions = calendar.sessions_in_range((today - timedelta(days=10)).isoformat(), today.isoformat())
     for session in reversed(sessions):
         opened = calendar.session_open(session).to_pydatetime()
-        if opened <= now:
+        if opened - lead <= now:
             return opened, calendar.session_close(session).to_pydatetime()
     return None
 
@@ -123,7 +126,7 @@ def plan_calls(
         return []
 
     never_fetched = [s for s in stalest_first if ledger.symbol(s).last_fetch_at is None]
-    if force or limits.per_day is None:
+    if force:
         due = stalest_first
     else:
         due = never_fetched + _due_by_schedule(ledger, limits, stalest_first, now, extended_hours)
@@ -134,7 +137,8 @@ def plan_calls(
 def _due_by_schedule(
     ledger: Ledger, limits: QuotaLimits, symbols: list[str], now: datetime, extended_hours: bool
 ) -> list[str]:
-    session = _last_session(now)
+    uncapped = limits.per_day is None
+    session = _last_session(now, PRE_MARKET if uncapped and extended_hours else timedelta(0))
     if session is None:
         return []
     opened, close = session
@@ -143,6 +147,8 @@ def _due_by_schedule(
         # The session is complete: one final refresh per symbol not fetched since.
         return [s for s in symbols if ledger.symbol(s).last_fetch_at is None
                 or ledger.symbol(s).last_fetch_at < data_end]
+    if uncapped:
+        return symbols  # no daily cap: every symbol on every run while new bars can appear
     if not opened <= now < close:
         return []
     # Spread what is left (minus one final refresh per symbol) evenly over the rest of the session.

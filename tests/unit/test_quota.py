@@ -80,6 +80,14 @@ def test_should_respect_per_minute_limit_of_premium_keys():
     assert len(plan_calls(ledger, premium, WATCHLIST, OPEN + timedelta(minutes=5, seconds=10))) == 1
 
 
+def test_should_fetch_everything_in_session_but_nothing_at_the_weekend_with_a_premium_key():
+    premium = QuotaLimits(per_day=None, per_minute=None, per_second=5)
+    saturday = datetime(2026, 11, 28, 15, 0, tzinfo=UTC)
+    assert plan_calls(fetched_ledger(saturday - timedelta(minutes=5)), premium, WATCHLIST, saturday) == []
+    pre_market = OPEN - timedelta(hours=1)
+    assert plan_calls(fetched_ledger(pre_market), premium, WATCHLIST, pre_market + timedelta(minutes=2)) == WATCHLIST
+
+
 def test_should_skip_flagged_symbols():
     ledger = Ledger()
     ledger.symbol("MSFT").flagged = "Invalid API call"
