@@ -90,10 +90,14 @@ def fetch_bars() -> dict:
     return summary.as_dict()
 
 
-def backlog() -> dict[str, int]:
-    """Messages on the pipeline's topics that the warehouse has not committed, per "topic/partition"."""
-    ends = kafka_io.end_offsets(kafka_config(), [BARS_TOPIC, DEAD_LETTER_TOPIC])
-    committed = warehouse.committed_offsets(warehouse.warehouse_uri(), DRAIN_QUERY_NAME)
+def backlog(
+    topics: tuple[str, ...] = (BARS_TOPIC, DEAD_LETTER_TOPIC),
+    query_name: str = DRAIN_QUERY_NAME,
+    warehouse_uri: str | None = None,
+) -> dict[str, int]:
+    """Messages on the drain's topics that the warehouse has not committed, per "topic/partition"."""
+    ends = kafka_io.end_offsets(kafka_config(), topics)
+    committed = warehouse.committed_offsets(warehouse_uri or warehouse.warehouse_uri(), query_name)
     return {
         f"{topic}/{partition}": end - committed.get((topic, partition), 0)
         for (topic, partition), end in sorted(ends.items())

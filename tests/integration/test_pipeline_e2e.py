@@ -105,3 +105,4 @@ def _all_messages(kafka_config: dict) -> list[bytes]:
     finally:
         consumer.close()
     return values
+

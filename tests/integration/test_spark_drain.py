@@ -175,3 +175,18 @@ def test_should_be_exact_after_kill_9_during_the_commit(drain):
     assert killed_in_transaction, "the drain ended before a transaction could be interrupted"
     assert len(batches(drain.warehouse_uri, drain.query_name)) < 4, "the kill came before the last batch"
     _assert_exact_after_rerun(drain, bars)
+
+
+def test_backlog_says_when_spark_is_worth_starting(drain):
+    from market_pipeline.tasks import backlog
+
+    def behind():
+        lag = backlog(tuple(drain.topics.values()), drain.query_name, drain.warehouse_uri)
+        return sum(lag.values())
+
+    assert behind() == 0, "an empty topic needs no drain"
+    produce_bars(drain.bootstrap, drain.topics["bars"], [make_bar("MSFT", minute) for minute in (0, 5, 10)])
+    produce(drain.bootstrap, drain.topics["dead_letter"], [(b"MSFT", raw({"reason": "bad"}))])
+    assert behind() == 4
+    assert_ran(drain.run())
+    assert behind() == 0
