@@ -22,6 +22,7 @@ from market_pipeline.alphavantage import SeriesReply
 API_TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S"
 API_DATE_FORMAT = "%Y-%m-%d"
 
+SYMBOL_PATTERN = r"^[A-Z0-9.\-]{1,16}$"
 FinitePrice = Annotated[Decimal, Field(gt=0, allow_inf_nan=False, max_digits=18, decimal_places=6)]
 
 
@@ -30,7 +31,7 @@ class Bar(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    symbol: str = Field(pattern=r"^[A-Z0-9.\-]{1,16}$")
+    symbol: str = Field(pattern=SYMBOL_PATTERN)
     interval: str
     bar_time: datetime
     open: FinitePrice

@@ -29,6 +29,8 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 
+from market_pipeline.alphavantage import INTRADAY_INTERVALS
+from market_pipeline.bars import SYMBOL_PATTERN
 from market_pipeline.sink import ExactlyOnceSink
 
 PRICE_TYPE = "decimal(18,6)"
@@ -78,7 +80,9 @@ def _rejection_reason(dead_letter_topic: str) -> Column:
                   F.coalesce(F.get_json_object("raw_value", "$.reason"), F.lit("no reason given")))),
         (F.col("raw_value").isNull(), F.lit("empty message")),
         (F.col("m").isNull() | F.col("m.symbol").isNull(), F.lit("not a bar: unparseable JSON or no symbol")),
+        (~F.col("symbol").rlike(SYMBOL_PATTERN), F.lit("symbol is not an upper-case ticker")),
         (F.col("interval").isNull(), F.lit("missing interval")),
+        (~F.col("interval").isin(*INTRADAY_INTERVALS), F.lit("unknown interval")),
         (F.col("bar_time").isNull(), F.lit("bar_time missing or not an ISO-8601 UTC timestamp")),
         (F.col("fetched_at").isNull(), F.lit("fetched_at missing or not an ISO-8601 UTC timestamp")),
         (F.col("open").isNull() | F.col("high").isNull() | F.col("low").isNull() | F.col("close").isNull(),

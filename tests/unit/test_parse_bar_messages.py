@@ -53,6 +53,8 @@ def test_should_give_each_bad_record_its_reason_and_keep_it(spark):
         ("bars", json.dumps({**GOOD, "low": "-1"})),
         ("bars", json.dumps({**GOOD, "volume": "many"})),
         ("bars", json.dumps({**GOOD, "bar_time": "yesterday"})),
+        ("bars", json.dumps({**GOOD, "symbol": "msft"})),
+        ("bars", json.dumps({**GOOD, "interval": "2min"})),
         (DEAD_LETTER, json.dumps({"raw": {}, "reason": "low: Input should be greater than 0"})),
     )
     assert [row.reason for row in rows] == [
@@ -61,6 +63,8 @@ def test_should_give_each_bad_record_its_reason_and_keep_it(spark):
         "low is not positive",
         "volume missing or not an integer",
         "bar_time missing or not an ISO-8601 UTC timestamp",
+        "symbol is not an upper-case ticker",
+        "unknown interval",
         "rejected at fetch: low: Input should be greater than 0",
     ]
     assert rows[0].raw_value == "{truncated"
