@@ -29,7 +29,7 @@ import statistics
 import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit
 
 import psycopg
 import pyarrow as pa
@@ -77,11 +77,9 @@ def make_rows(count: int) -> pa.Table:
 
 
 def reset(uri: str) -> None:
+    warehouse.recreate(uri)
     with psycopg.connect(uri, autocommit=True) as conn:
-        conn.execute("DROP SCHEMA IF EXISTS market CASCADE")
-        conn.execute("DROP TABLE IF EXISTS public._yoyo_migration, public._yoyo_log, public._yoyo_version, "
-                     "public.yoyo_lock, public.stage_bars")
-    warehouse.apply_migrations(uri)
+        conn.execute("DROP TABLE IF EXISTS public.stage_bars")  # the JDBC path's staging table
 
 
 class CopyUpsert:
@@ -160,7 +158,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--skip-spark", action="store_true", help="leave out the Spark JDBC path (no JVM)")
     args = parser.parse_args()
-    uri = urlunsplit(urlsplit(warehouse.warehouse_uri())._replace(path=f"/{BENCH_DATABASE}"))
+    uri = warehouse.with_database(warehouse.warehouse_uri(), BENCH_DATABASE)
     rows = make_rows(args.rows)
     print(f"{args.rows} bars, median of {args.repeat} runs, rows/s")
     print(f"{'path':<18} {'insert':>10} {'update':>10}")

@@ -35,7 +35,7 @@ class PipelineConfig(BaseModel):
     interval: Interval
     outputsize: OutputSize
     extended_hours: bool
-    # Fetch even while the market is closed (costs calls; for backfills and demos).
+    # Fetch even while the market is closed (costs calls; for catching up and demos).
     fetch_when_closed: bool
     quota: QuotaConfig
     max_offsets_per_trigger: int = Field(gt=0)

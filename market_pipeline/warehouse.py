@@ -54,6 +54,21 @@ def apply_migrations(uri: str) -> list[str]:
     return [migration.id for migration in pending]
 
 
+def recreate(uri: str) -> None:
+    """Roll every migration back and apply them again: an empty warehouse.
+    Only for the scratch databases of the tests and benchmarks."""
+    backend = get_backend(_yoyo_uri(uri))
+    migrations = read_migrations(str(MIGRATIONS_DIR))
+    with backend.lock():
+        backend.rollback_migrations(backend.to_rollback(migrations))
+    apply_migrations(uri)
+
+
+def with_database(uri: str, database: str) -> str:
+    """The same server and credentials, another database."""
+    return urlunsplit(urlsplit(uri)._replace(path=f"/{database}"))
+
+
 def committed_offsets(uri: str, query_name: str) -> dict[tuple[str, int], int]:
     """The next offset the sink will read per (topic, partition), as its last committed batch left it."""
     with transaction(uri) as conn:

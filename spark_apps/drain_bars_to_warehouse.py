@@ -31,6 +31,7 @@ from pyspark.sql.types import StringType, StructField, StructType
 
 from market_pipeline.alphavantage import INTRADAY_INTERVALS
 from market_pipeline.bars import SYMBOL_PATTERN
+from market_pipeline.settings import DRAIN_QUERY_NAME
 from market_pipeline.sink import ExactlyOnceSink
 
 PRICE_TYPE = "decimal(18,6)"
@@ -105,7 +106,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--bars-topic", required=True)
     parser.add_argument("--dead-letter-topic", required=True)
     parser.add_argument("--checkpoint", required=True, help="checkpoint folder of this query")
-    parser.add_argument("--query-name", default="bars_to_warehouse")
+    parser.add_argument("--query-name", default=DRAIN_QUERY_NAME)
     parser.add_argument("--max-offsets-per-trigger", type=int, default=200_000,
                         help="upper bound of messages per micro-batch (driver memory)")
     return parser.parse_args()

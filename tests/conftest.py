@@ -14,9 +14,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from urllib.parse import urlsplit, urlunsplit
 
-import psycopg
 import pytest
 
 from market_pipeline import warehouse
@@ -68,18 +66,13 @@ def kafka_bootstrap() -> str:
 def test_warehouse_uri() -> str:
     """The warehouse connection, pointed at the tests' own database."""
     _require_env("AIRFLOW_CONN_WAREHOUSE")
-    parts = urlsplit(warehouse.warehouse_uri())
-    return urlunsplit(parts._replace(path="/market_data_test"))
+    return warehouse.with_database(warehouse.warehouse_uri(), "market_data_test")
 
 
 @pytest.fixture
 def fresh_warehouse(test_warehouse_uri: str) -> str:
     """An empty, fully migrated warehouse in the test database."""
-    with psycopg.connect(test_warehouse_uri, autocommit=True) as conn:
-        conn.execute("DROP SCHEMA IF EXISTS market CASCADE")
-        for table in ("_yoyo_migration", "_yoyo_log", "_yoyo_version", "yoyo_lock"):
-            conn.execute(f"DROP TABLE IF EXISTS public.{table}")
-    warehouse.apply_migrations(test_warehouse_uri)
+    warehouse.recreate(test_warehouse_uri)
     return test_warehouse_uri
 
 

@@ -1,5 +1,6 @@
 """The Spark drain against real Kafka and Postgres, through spark-submit as the DAG runs it."""
 
+import json
 import os
 import signal
 import time
@@ -115,8 +116,6 @@ def test_should_fail_when_the_sink_fails_and_load_on_the_next_run(drain):
 
 
 def _message(bar) -> dict:
-    import json
-
     return json.loads(bar.to_message())
 
 
