@@ -12,9 +12,9 @@ exceptions, our own messages) goes through `_redact` first.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import re
 from dataclasses import dataclass
-from typing import Any, Literal, get_args
+from typing import Any, Literal, Protocol, get_args
 
 import requests
 from tenacity import (
@@ -24,13 +24,16 @@ from tenacity import (
     wait_exponential,
 )
 
+from market_pipeline.trading_calendar import Entitlement
+
 Interval = Literal["1min", "5min", "15min", "30min", "60min"]
 OutputSize = Literal["compact", "full"]
 INTRADAY_INTERVALS = get_args(Interval)
 OUTPUT_SIZES = get_args(OutputSize)
 REDACTED = "***"
 # Replies that are data although they have one key; any other one-key reply is a message.
-SINGLE_KEY_DATA_REPLIES = {"Global Quote"}
+DELAYED_QUOTE_KEY = "Global Quote - DATA DELAYED BY 15 MINUTES"
+SINGLE_KEY_DATA_REPLIES = {"Global Quote", DELAYED_QUOTE_KEY}
 
 
 class AlphaVantageError(Exception):
@@ -77,6 +80,34 @@ class MalformedReply(AlphaVantageError):
 
 class ReplyMismatch(AlphaVantageError):
     """The reply's Meta Data names another symbol or interval than was asked for."""
+
+
+def outcome_name(error: AlphaVantageError | None) -> str:
+    """The API call log's outcome class: "ok", or the error's class in snake case ("rate_limited")."""
+    if error is None:
+        return "ok"
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", type(error).__name__).lower()
+
+
+@dataclass(frozen=True)
+class RequestOutcome:
+    """One HTTP request as the API call log records it: never the key, never the reply's text."""
+
+    function: str
+    symbol: str | None
+    month: str | None
+    outcome: str
+    http_status: int | None
+    bars: int | None
+
+
+class RequestObserver(Protocol):
+    """Told of every HTTP request, retries included: a quota ledger counts what was really spent.
+    `before_request` may raise a non-retryable AlphaVantageError to stop a request going out."""
+
+    def before_request(self, function: str, params: dict[str, str]) -> None: ...
+
+    def after_request(self, outcome: RequestOutcome) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -185,8 +216,9 @@ def _redact(text: str, api_key: str) -> str:
 
 
 class AlphaVantageClient:
-    """Calls the API at `base_url` with `api_key`; `on_request` is told of every HTTP request made,
-    retries included, so a quota ledger can count what was really spent."""
+    """Calls the API at `base_url` with `api_key`; `observer` is told of every HTTP request made,
+    retries included.  `entitlement` other than "none" is sent as the API's `entitlement`
+    parameter (premium plans: realtime or 15-minute delayed US data)."""
 
     def __init__(
         self,
@@ -197,7 +229,8 @@ class AlphaVantageClient:
         timeout_seconds: float = 30.0,
         max_attempts: int = 4,
         backoff_seconds: float = 1.0,
-        on_request: Callable[[], None] | None = None,
+        entitlement: Entitlement = "none",
+        observer: RequestObserver | None = None,
     ) -> None:
         if not base_url:
             raise ValueError("Alpha Vantage base URL is empty: set the connection's host")
@@ -205,7 +238,8 @@ class AlphaVantageClient:
         self._api_key = api_key
         self._session = session or requests.Session()
         self._timeout = timeout_seconds
-        self._on_request = on_request
+        self.entitlement = entitlement
+        self.observer = observer
         self._retrying = retry(
             retry=retry_if_exception(lambda exc: isinstance(exc, AlphaVantageError) and exc.retryable),
             stop=stop_after_attempt(max_attempts),
@@ -246,7 +280,8 @@ class AlphaVantageClient:
 
     def global_quote(self, symbol: str) -> dict[str, str]:
         """The latest quote, keys without their number prefix ("price", "volume", ...)."""
-        quote = self.query("GLOBAL_QUOTE", symbol=symbol).get("Global Quote")
+        payload = self.query("GLOBAL_QUOTE", symbol=symbol)
+        quote = payload.get("Global Quote", payload.get(DELAYED_QUOTE_KEY))
         if not isinstance(quote, dict):
             raise MalformedReply("GLOBAL_QUOTE reply has no 'Global Quote' object")
         if not quote:
@@ -254,20 +289,42 @@ class AlphaVantageClient:
         return {key.split(". ", 1)[-1]: str(value) for key, value in quote.items()}
 
     def _query_once(self, function: str, params: dict[str, str]) -> dict[str, Any]:
-        query = {"function": function, **params, "datatype": "json", "apikey": self._api_key}
-        if self._on_request is not None:
-            self._on_request()
+        if self.entitlement != "none":
+            params = {**params, "entitlement": self.entitlement}
+        if self.observer is not None:
+            self.observer.before_request(function, params)
+        status: int | None = None
+        payload: dict[str, Any] | None = None
+        error: AlphaVantageError | None = None
         try:
-            response = self._session.get(self.base_url, params=query, timeout=self._timeout)
-        except (requests.Timeout, requests.ConnectionError) as exc:
-            raise ServerError(_redact(f"{type(exc).__name__}: {exc}", self._api_key)) from None
-        except requests.RequestException as exc:
-            raise MalformedReply(_redact(f"{type(exc).__name__}: {exc}", self._api_key)) from None
-        try:
-            return decode_reply(
-                response.status_code, response.headers.get("Content-Type", ""), response.text
-            )
+            response = self._get({"function": function, **params, "datatype": "json", "apikey": self._api_key})
+            status = response.status_code
+            payload = decode_reply(status, response.headers.get("Content-Type", ""), response.text)
+            return payload
         except AlphaVantageError as exc:
             # Say which call failed: the API's own texts rarely name the function or symbol.
             what = " ".join(filter(None, (function, params.get("symbol"))))
-            raise type(exc)(f"{what}: {_redact(str(exc), self._api_key)}") from None
+            error = type(exc)(f"{what}: {_redact(str(exc), self._api_key)}")
+            raise error from None
+        finally:
+            if self.observer is not None:
+                self.observer.after_request(RequestOutcome(
+                    function=function, symbol=params.get("symbol"), month=params.get("month"),
+                    outcome=outcome_name(error), http_status=status, bars=_bars_in(payload),
+                ))
+
+    def _get(self, query: dict[str, str]) -> requests.Response:
+        try:
+            return self._session.get(self.base_url, params=query, timeout=self._timeout)
+        except (requests.Timeout, requests.ConnectionError) as exc:
+            raise ServerError(f"{type(exc).__name__}: {exc}") from None
+        except requests.RequestException as exc:
+            raise MalformedReply(f"{type(exc).__name__}: {exc}") from None
+
+
+def _bars_in(payload: dict[str, Any] | None) -> int | None:
+    """How many bars a time series reply holds; None for anything else."""
+    for key, value in (payload or {}).items():
+        if key.startswith("Time Series") and isinstance(value, dict):
+            return len(value)
+    return None

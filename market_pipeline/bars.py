@@ -9,6 +9,7 @@ to the warehouse's `numeric` columns: no float ever rounds them.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -105,8 +106,13 @@ class RejectedBar:
         ).encode()
 
 
-def validate_series(reply: SeriesReply, fetched_at: datetime) -> tuple[list[Bar], list[RejectedBar]]:
-    """Split a reply's rows into valid bars (oldest first) and rejected rows with their reasons."""
+def validate_series(
+    reply: SeriesReply, fetched_at: datetime, newer_than: datetime | None = None
+) -> tuple[list[Bar], list[RejectedBar]]:
+    """Split a reply's rows into valid bars (oldest first) and rejected rows with their reasons.
+
+    Rows with a well-formed timestamp at or before `newer_than` (the symbol's watermark) are
+    left out unread: they were validated and published, or dead-lettered, by an earlier fetch."""
     try:
         zone = ZoneInfo(reply.time_zone)
     except (ZoneInfoNotFoundError, ValueError):
@@ -116,7 +122,10 @@ def validate_series(reply: SeriesReply, fetched_at: datetime) -> tuple[list[Bar]
             for ts, row in reply.rows
         ]
     bars, rejected = [], []
+    seen_until = _local_timestamp(newer_than, zone) if newer_than is not None else None
     for timestamp, row in reply.rows:
+        if seen_until is not None and _WELL_FORMED_TIMESTAMP.match(str(timestamp)) and timestamp <= seen_until:
+            continue
         try:
             bars.append(_to_bar(reply, zone, timestamp, row, fetched_at))
         except (ValidationError, ValueError) as exc:
@@ -145,6 +154,14 @@ def _to_bar(reply: SeriesReply, zone: ZoneInfo, timestamp: str, row: dict[str, s
         volume=fields.get("volume"),
         fetched_at=fetched_at,
     )
+
+
+# Same-format timestamps compare as strings, far cheaper than parsing every row of every reply.
+_WELL_FORMED_TIMESTAMP = re.compile(r"\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01]) ([01]\d|2[0-3]):[0-5]\d:[0-5]\d\Z")
+
+
+def _local_timestamp(moment: datetime, zone: ZoneInfo) -> str:
+    return moment.astimezone(zone).strftime(API_TIMESTAMP_FORMAT)
 
 
 def _reason(exc: Exception) -> str:

@@ -1,4 +1,5 @@
-"""What a user tunes at run time, from the `market_data_config` Airflow Variable.
+"""What a user tunes at run time, from the `market_data_config` Airflow Variable,
+and where a run works (`RunTarget`, the live DAG's params).
 
 `config/airflow_variables.json` seeds the Variable at `bin/stack start` (only
 when it does not exist yet, so edits made in the UI survive restarts); the
@@ -7,11 +8,24 @@ model here validates it, so a typo fails the task with the field's name.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from market_pipeline.alphavantage import Interval, OutputSize
 from market_pipeline.quota import QuotaLimits
-from market_pipeline.settings import CONFIG_VARIABLE
+from market_pipeline.settings import (
+    ALPHAVANTAGE_CONN_ID,
+    BARS_TOPIC,
+    CONFIG_VARIABLE,
+    DEAD_LETTER_TOPIC,
+    DRAIN_QUERY_NAME,
+    QUOTA_LEDGER_VARIABLE,
+    WAREHOUSE_CONN_ID,
+)
+from market_pipeline.trading_calendar import Entitlement
 
 
 class QuotaConfig(BaseModel):
@@ -35,6 +49,8 @@ class PipelineConfig(BaseModel):
     interval: Interval
     outputsize: OutputSize
     extended_hours: bool
+    # What the key's plan includes: none (free keys: end-of-day data), delayed (15 min) or realtime.
+    entitlement: Entitlement = "none"
     # Fetch even while the market is closed (costs calls; for catching up and demos).
     fetch_when_closed: bool
     quota: QuotaConfig
@@ -46,8 +62,62 @@ class PipelineConfig(BaseModel):
         return [symbol.strip().upper() for symbol in value]
 
 
-def load_config() -> PipelineConfig:
+class RunTarget(BaseModel):
+    """Where one run of the live DAG reads and writes: its params. The defaults are the live
+    pipeline; the end-to-end tests point a run at their own Variables, connections, topics and
+    warehouse, and replay a moment of the simulator's virtual clock with `as_of`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    config_variable: str = CONFIG_VARIABLE
+    ledger_variable: str = QUOTA_LEDGER_VARIABLE
+    alphavantage_conn_id: str = ALPHAVANTAGE_CONN_ID
+    warehouse_conn_id: str = WAREHOUSE_CONN_ID
+    bars_topic: str = BARS_TOPIC
+    dead_letter_topic: str = DEAD_LETTER_TOPIC
+    query_name: str = DRAIN_QUERY_NAME
+    # Plan and stamp the fetch as of this moment instead of the wall clock (simulator replays only).
+    as_of: AwareDatetime | None = None
+
+    @model_validator(mode="after")
+    def _no_replay_on_the_live_ledger(self) -> RunTarget:
+        if self.as_of is not None and self.ledger_variable == QUOTA_LEDGER_VARIABLE:
+            raise ValueError("as_of replays a moment: it needs its own ledger_variable, not the live ledger")
+        return self
+
+    def now(self) -> Callable[[], datetime]:
+        """The run's clock: the wall clock, or `as_of` advancing at the wall's pace."""
+        if self.as_of is None:
+            return lambda: datetime.now(UTC)
+        started, as_of = time.monotonic(), self.as_of
+        return lambda: as_of + timedelta(seconds=time.monotonic() - started)
+
+
+RUN_PARAM_DESCRIPTIONS = {
+    "config_variable": "Variable holding the pipeline settings (watchlist, entitlement, quota)",
+    "ledger_variable": "Variable holding the quota ledger",
+    "alphavantage_conn_id": "HTTP connection of the Alpha Vantage API",
+    "warehouse_conn_id": "Postgres connection of the warehouse (and its API call log)",
+    "bars_topic": "Kafka topic of valid bars",
+    "dead_letter_topic": "Kafka topic of rejected rows",
+    "query_name": "Name of the Spark drain: its checkpoint folder and its offsets in the warehouse",
+    "as_of": "Replay this UTC moment instead of the wall clock (simulator only; needs its own ledger)",
+}
+
+
+def run_params() -> dict:
+    """The live DAG's params: one per RunTarget field, defaults = the live pipeline."""
+    from airflow.sdk import Param
+
+    params = {name: Param(field.default, type="string", description=RUN_PARAM_DESCRIPTIONS[name])
+              for name, field in RunTarget.model_fields.items() if name != "as_of"}
+    params["as_of"] = Param(None, type=["null", "string"], format="date-time",
+                            description=RUN_PARAM_DESCRIPTIONS["as_of"])
+    return params
+
+
+def load_config(variable: str = CONFIG_VARIABLE) -> PipelineConfig:
     """Read and validate the Variable (inside a task: never at DAG parse time)."""
     from airflow.sdk import Variable
 
-    return PipelineConfig.model_validate(Variable.get(CONFIG_VARIABLE, deserialize_json=True))
+    return PipelineConfig.model_validate(Variable.get(variable, deserialize_json=True))

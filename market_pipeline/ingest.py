@@ -1,9 +1,13 @@
 """The fetch step: plan calls within the quota, fetch, validate, publish new bars.
 
 Called by the DAG's fetch task through `market_pipeline.tasks`, and by the
-simulated-day test with the same objects.  The ledger is saved after every API
-call (a crash cannot hide a spent call) and after every publish (a watermark
-only moves once Kafka has acknowledged the bars it covers).
+simulated-day test with the same objects.  Every HTTP request, the client's
+own retries included, is counted in the ledger and saved *before* it goes out
+(`QuotaMeter`), and refused when the ledger cannot pay for it; a crash cannot
+hide a spent request, and no retry can overspend.  The ledger is saved again
+after every publish (a watermark only moves once Kafka has acknowledged the
+bars it covers).  Each request is also appended to an API call log, which the
+task writes to the warehouse whatever the run's outcome.
 """
 
 from __future__ import annotations
@@ -11,21 +15,24 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
 
 from market_pipeline.alphavantage import (
     AlphaVantageClient,
+    AlphaVantageError,
     DailyLimitReached,
     InvalidCall,
     MalformedReply,
     ReplyMismatch,
+    RequestObserver,
+    RequestOutcome,
 )
 from market_pipeline.bars import Bar, RejectedBar, validate_series
 from market_pipeline.config import PipelineConfig
 from market_pipeline.kafka_io import Message
-from market_pipeline.quota import Ledger, QuotaLimits, plan_calls
+from market_pipeline.quota import Ledger, QuotaLimits, live_outputsize, plan_calls
 from market_pipeline.settings import BARS_TOPIC, DEAD_LETTER_TOPIC
 
 log = logging.getLogger(__name__)
@@ -37,10 +44,27 @@ class FetchIncomplete(Exception):
     """Some symbols' replies were unusable; the other symbols' bars were published."""
 
 
+class QuotaRefused(AlphaVantageError):
+    """The ledger cannot pay for another request, so it is not sent (not retryable)."""
+
+
 class LedgerStore(Protocol):
     def load(self) -> Ledger: ...
 
     def save(self, ledger: Ledger) -> None: ...
+
+
+class MemoryLedgerStore:
+    """The ledger kept in memory, serialised as the Variable store does (replays and tests)."""
+
+    def __init__(self) -> None:
+        self.saved = Ledger().model_dump_json()
+
+    def load(self) -> Ledger:
+        return Ledger.model_validate_json(self.saved)
+
+    def save(self, ledger: Ledger) -> None:
+        self.saved = ledger.model_dump_json()
 
 
 @dataclass
@@ -53,86 +77,143 @@ class FetchSummary:
     rejected_published: int = 0
     flagged: dict[str, str] = field(default_factory=dict)
     failed: dict[str, str] = field(default_factory=dict)
+    deferred: list[str] = field(default_factory=list)  # planned, but the quota ran out (retries spent it)
     daily_limit_reached: bool = False
+    calls_today: int = 0  # the ledger's count after this run
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
 
 
+@dataclass(frozen=True)
+class ApiCall:
+    """One row of the API call log (`market.api_calls`)."""
+
+    requested_at: datetime
+    function: str
+    symbol: str | None
+    month: str | None
+    entitlement: str
+    outcome: str
+    http_status: int | None
+    bars: int | None
+
+    def as_row(self) -> dict:
+        return asdict(self)
+
+
+class QuotaMeter(RequestObserver):
+    """Counts every HTTP request in the ledger and saves it before the request goes out;
+    refuses one the limits cannot pay for; keeps at least 1/per_second between requests
+    (the API answers bursts with a throttle message); logs each request's outcome."""
+
+    def __init__(
+        self, store: LedgerStore, ledger: Ledger, limits: QuotaLimits, entitlement: str,
+        now: Callable[[], datetime], sleep: Callable[[float], None], call_log: list[ApiCall],
+    ) -> None:
+        self.store, self.ledger, self.limits, self.entitlement = store, ledger, limits, entitlement
+        self.now, self.sleep, self.call_log = now, sleep, call_log
+        self.requests = 0
+        self._sent_at = now()
+
+    def before_request(self, function: str, params: dict[str, str]) -> None:
+        if self.ledger.capacity(self.limits, self.now()) < 1:
+            raise QuotaRefused(f"{function} {params.get('symbol', '')}: not sent, the quota is spent "
+                               f"({self.ledger.calls_today} requests today)")
+        self._pace()
+        self._sent_at = self.now()
+        self.ledger.record_call(self._sent_at)
+        self.store.save(self.ledger)
+        self.requests += 1
+
+    def after_request(self, outcome: RequestOutcome) -> None:
+        self.call_log.append(ApiCall(requested_at=self._sent_at, entitlement=self.entitlement, **asdict(outcome)))
+
+    def _pace(self) -> None:
+        if self.ledger.last_call_at is None:
+            return
+        wait = (1.0 / self.limits.per_second + PACING_MARGIN_SECONDS
+                - (self.now() - self.ledger.last_call_at).total_seconds())
+        if wait > 0:
+            self.sleep(wait)
+
+
 def fetch_and_publish(
-    client: AlphaVantageClient,
+    connect: Callable[[RequestObserver], AlphaVantageClient],
     store: LedgerStore,
     publish: Callable[[list[Message]], int],
     config: PipelineConfig,
-    limits: QuotaLimits,
     *,
+    topics: tuple[str, str] = (BARS_TOPIC, DEAD_LETTER_TOPIC),
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
-    force: bool = False,
     sleep: Callable[[float], None] = time.sleep,
+    call_log: list[ApiCall] | None = None,
 ) -> FetchSummary:
-    """One run of the fetch step.
+    """One run of the fetch step; `connect(observer)` builds the client that reports to the meter.
 
     An unknown symbol is flagged and skipped; an unusable reply (malformed, or for another symbol
     or interval) fails only its symbol, and FetchIncomplete is raised once the others are published.
     Errors of the key or the account (invalid key, premium, throttling, server down) stop the run."""
     ledger = store.load()
+    limits = config.quota.limits()
     summary = FetchSummary()
     summary.planned = plan_calls(
-        ledger, limits, config.watchlist, now(), extended_hours=config.extended_hours, force=force
+        ledger, limits, config.watchlist, now(), entitlement=config.entitlement,
+        extended_hours=config.extended_hours, force=config.fetch_when_closed,
     )
-    log.info("planned calls: %s (%s spent today)", summary.planned or "none", ledger.calls_today)
-    for symbol in summary.planned:
-        _pace(ledger, limits, now, sleep)
-        ledger.record_call(now())
-        store.save(ledger)
-        summary.calls += 1
-        state = ledger.symbol(symbol)
-        try:
-            reply = client.intraday(
-                symbol, config.interval, outputsize=config.outputsize, extended_hours=config.extended_hours
-            )
-        except InvalidCall as exc:
-            state.flagged = str(exc)
-            summary.flagged[symbol] = str(exc)
+    log.info("planned calls: %s (%s requests spent today, entitlement %s)",
+             summary.planned or "none", ledger.calls_today, config.entitlement)
+    meter = QuotaMeter(store, ledger, limits, config.entitlement, now, sleep,
+                       call_log if call_log is not None else [])
+    client = connect(meter)
+    outputsize = live_outputsize(config.entitlement, config.outputsize)
+    try:
+        for position, symbol in enumerate(summary.planned):
+            state = ledger.symbol(symbol)
+            try:
+                reply = client.intraday(
+                    symbol, config.interval, outputsize=outputsize, extended_hours=config.extended_hours
+                )
+            except QuotaRefused as exc:
+                summary.deferred = summary.planned[position:]
+                log.warning("%s; deferred to a later run: %s", exc, summary.deferred)
+                break
+            except InvalidCall as exc:
+                state.flagged = str(exc)
+                summary.flagged[symbol] = str(exc)
+                store.save(ledger)
+                log.warning("%s flagged and skipped from now on: %s", symbol, exc)
+                continue
+            except (MalformedReply, ReplyMismatch) as exc:
+                summary.failed[symbol] = f"{type(exc).__name__}: {exc}"
+                log.error("%s: reply rejected whole: %s", symbol, exc)
+                continue
+            except DailyLimitReached:
+                ledger.mark_exhausted(now())
+                store.save(ledger)
+                summary.daily_limit_reached = True
+                log.warning("daily limit reached; no more calls until %s", ledger.exhausted_until)
+                break
+            fetched_at = now()
+            new_bars, rejected = validate_series(reply, fetched_at, newer_than=state.watermark)
+            published = publish(_messages(new_bars, rejected, *topics))
+            summary.bars_published += len(new_bars)
+            summary.rejected_published += published - len(new_bars)
+            if new_bars:
+                state.watermark = new_bars[-1].bar_time
+            state.last_fetch_at = fetched_at
             store.save(ledger)
-            log.warning("%s flagged and skipped from now on: %s", symbol, exc)
-            continue
-        except (MalformedReply, ReplyMismatch) as exc:
-            summary.failed[symbol] = f"{type(exc).__name__}: {exc}"
-            log.error("%s: reply rejected whole: %s", symbol, exc)
-            continue
-        except DailyLimitReached:
-            ledger.mark_exhausted(now())
-            store.save(ledger)
-            summary.daily_limit_reached = True
-            log.warning("daily limit reached; no more calls until %s", ledger.exhausted_until)
-            break
-        fetched_at = now()
-        bars, rejected = validate_series(reply, fetched_at)
-        new_bars = [bar for bar in bars if state.watermark is None or bar.bar_time > state.watermark]
-        published = publish(_messages(new_bars, rejected))
-        summary.bars_published += len(new_bars)
-        summary.rejected_published += published - len(new_bars)
-        if new_bars:
-            state.watermark = new_bars[-1].bar_time
-        state.last_fetch_at = fetched_at
-        store.save(ledger)
-        log.info("%s: %s new bars, %s rejected, watermark %s", symbol, len(new_bars), len(rejected), state.watermark)
+            log.info("%s: %s new bars, %s rejected, watermark %s",
+                     symbol, len(new_bars), len(rejected), state.watermark)
+    finally:
+        summary.calls = meter.requests
+        summary.calls_today = ledger.calls_today
     if summary.failed:
         raise FetchIncomplete(f"published {summary.bars_published} bars; unusable replies: {summary.failed}")
     return summary
 
 
-def _pace(ledger: Ledger, limits: QuotaLimits, now: Callable[[], datetime], sleep: Callable[[float], None]) -> None:
-    """Keep at least 1/per_second between calls: the API answers bursts with a throttle message."""
-    if ledger.last_call_at is None:
-        return
-    wait = 1.0 / limits.per_second + PACING_MARGIN_SECONDS - (now() - ledger.last_call_at).total_seconds()
-    if wait > 0:
-        sleep(wait)
-
-
-def _messages(bars: list[Bar], rejected: list[RejectedBar]) -> list[Message]:
-    return [Message(BARS_TOPIC, bar.symbol.encode(), bar.to_message()) for bar in bars] + [
-        Message(DEAD_LETTER_TOPIC, row.symbol.encode(), row.to_message()) for row in rejected
+def _messages(bars: list[Bar], rejected: list[RejectedBar], bars_topic: str, dead_letter_topic: str) -> list[Message]:
+    return [Message(bars_topic, bar.symbol.encode(), bar.to_message()) for bar in bars] + [
+        Message(dead_letter_topic, row.symbol.encode(), row.to_message()) for row in rejected
     ]

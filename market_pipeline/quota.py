@@ -1,23 +1,29 @@
-"""Quota ledger and call planner for the Alpha Vantage free tier.
+"""Quota ledger and call planner for Alpha Vantage keys.
 
 Called by the fetch task, which runs in a one-slot Airflow pool, so only one
 task at a time reads and writes the ledger.  The ledger is a small JSON
-document (an Airflow Variable in production): calls spent today, recent call
+document (an Airflow Variable in production): requests spent today (every
+HTTP request, retries included, counted before it goes out), recent request
 times, when a daily-limit answer says the budget is gone, and per symbol its
 watermark (newest bar published), last fetch and any flag.
 
-Planning rules, in order:
-- nothing while the ledger is marked exhausted, or the day's calls are spent;
+The plan follows what the key can see (`market_pipeline.trading_calendar`):
+- never a call while the ledger is marked exhausted or the limits are reached;
 - a symbol never fetched is due at once (so a fresh install shows data);
-- while the NYSE regular session is open, calls are spread evenly over what is
-  left of it, keeping one call per symbol in reserve, stalest symbol first;
-- once a session's last bar is out (20:00 US/Eastern with extended hours, the
-  close without), each symbol gets one final refresh that completes the day;
-- with no daily cap (premium keys), every symbol is due on every run from the
-  first bar of the day (04:00 with extended hours) to the last;
+- entitlement `none` (free keys: end-of-day data): no call until a session is
+  published, then one call per symbol that returns the whole session
+  (`outputsize=full`, so a 192-bar extended day is complete); the rest of the
+  day's budget is left for history;
+- `delayed` or `realtime` with a daily cap: the budget is spread evenly over
+  the session as the key sees it (shifted by the delay), stalest symbol first,
+  keeping one call per symbol for a final refresh once the session's last bar
+  is visible;
+- `delayed` or `realtime` without a daily cap (premium): every symbol on every
+  run while new bars can appear (04:00 to 20:00 US/Eastern plus the delay,
+  with extended hours), within the per-minute limit, then the final refresh;
 - otherwise the market is closed and no call is made, unless forced.
-A compact reply holds 100 bars (8 h 20 min of 5-minute bars), so these spaced
-refreshes leave no gap in a regular session.
+A compact reply holds 100 bars (8 h 20 min of 5-minute bars), so the spaced
+refreshes of a capped key leave no gap.
 """
 
 from __future__ import annotations
@@ -29,10 +35,16 @@ from datetime import UTC, date, datetime, timedelta
 
 from pydantic import BaseModel, Field
 
-from market_pipeline.trading_calendar import EASTERN, nyse
+from market_pipeline.trading_calendar import (
+    ENTITLEMENT_DELAY,
+    Entitlement,
+    publication_time,
+    published_session,
+    session_bounds,
+    sessions_until,
+)
 
 MINUTE = timedelta(minutes=1)
-PRE_MARKET = timedelta(hours=5, minutes=30)  # extended hours start at 04:00 US/Eastern
 
 
 @dataclass(frozen=True)
@@ -52,8 +64,8 @@ class SymbolState(BaseModel):
 
 class Ledger(BaseModel):
     day: date | None = None  # the quota day (UTC) the counts belong to
-    calls_today: int = 0
-    recent_calls: list[datetime] = Field(default_factory=list)  # the last minute's calls
+    calls_today: int = 0  # HTTP requests, retries included
+    recent_calls: list[datetime] = Field(default_factory=list)  # the last minute's requests
     last_call_at: datetime | None = None
     exhausted_until: datetime | None = None
     symbols: dict[str, SymbolState] = Field(default_factory=dict)
@@ -65,6 +77,18 @@ class Ledger(BaseModel):
         self.recent_calls = [moment for moment in self.recent_calls if now - moment < MINUTE]
         if self.exhausted_until is not None and now >= self.exhausted_until:
             self.exhausted_until = None
+
+    def capacity(self, limits: QuotaLimits, now: datetime) -> float:
+        """How many more requests the limits allow right now (inf when uncapped)."""
+        self.roll_over(now)
+        if self.exhausted_until is not None:
+            return 0
+        left = math.inf
+        if limits.per_day is not None:
+            left = limits.per_day - self.calls_today
+        if limits.per_minute is not None:
+            left = min(left, limits.per_minute - len(self.recent_calls))
+        return max(left, 0)
 
     def record_call(self, now: datetime) -> None:
         self.roll_over(now)
@@ -84,21 +108,10 @@ def next_quota_reset(now: datetime) -> datetime:
     return datetime.combine(now.astimezone(UTC).date() + timedelta(days=1), datetime.min.time(), UTC)
 
 
-def _last_session(now: datetime, lead: timedelta = timedelta(0)) -> tuple[datetime, datetime] | None:
-    """(open, close) in UTC of the latest NYSE session whose open, less `lead`, is past."""
-    calendar = nyse()
-    today = now.astimezone(EASTERN).date()
-    sessions = calendar.sessions_in_range((today - timedelta(days=10)).isoformat(), today.isoformat())
-    for session in reversed(sessions):
-        opened = calendar.session_open(session).to_pydatetime()
-        if opened - lead <= now:
-            return opened, calendar.session_close(session).to_pydatetime()
-    return None
-
-
-def session_data_end(close: datetime, extended_hours: bool) -> datetime:
-    """When a session's last bar is out: the close, or four hours later with extended hours."""
-    return close + timedelta(hours=4) if extended_hours else close
+def live_outputsize(entitlement: Entitlement, configured: str) -> str:
+    """End-of-day keys fetch a whole session at once: a compact reply (100 bars) cannot hold an
+    extended-hours day (192 five-minute bars); `full` returns the trailing 30 days."""
+    return "full" if entitlement == "none" else configured
 
 
 def plan_calls(
@@ -107,47 +120,56 @@ def plan_calls(
     watchlist: Iterable[str],
     now: datetime,
     *,
+    entitlement: Entitlement = "none",
     extended_hours: bool = True,
     force: bool = False,
 ) -> list[str]:
     """The symbols to fetch now, in order; never more than the limits allow."""
-    ledger.roll_over(now)
-    if ledger.exhausted_until is not None:
+    capacity = ledger.capacity(limits, now)
+    if capacity <= 0:
         return []
     symbols = [symbol for symbol in watchlist if not ledger.symbol(symbol).flagged]
     stalest_first = sorted(symbols, key=lambda s: ledger.symbol(s).last_fetch_at or datetime.min.replace(tzinfo=UTC))
-
-    capacity = math.inf
-    if limits.per_day is not None:
-        capacity = limits.per_day - ledger.calls_today
-    if limits.per_minute is not None:
-        capacity = min(capacity, limits.per_minute - len(ledger.recent_calls))
-    if capacity <= 0:
-        return []
-
     never_fetched = [s for s in stalest_first if ledger.symbol(s).last_fetch_at is None]
     if force:
         due = stalest_first
+    elif entitlement == "none":
+        due = never_fetched + _due_end_of_day(ledger, stalest_first, now)
     else:
-        due = never_fetched + _due_by_schedule(ledger, limits, stalest_first, now, extended_hours)
+        due = never_fetched + _due_intraday(
+            ledger, limits, stalest_first, now, ENTITLEMENT_DELAY[entitlement], extended_hours
+        )
     unique = list(dict.fromkeys(due))
     return unique[: int(min(capacity, len(unique)))]
 
 
-def _due_by_schedule(
-    ledger: Ledger, limits: QuotaLimits, symbols: list[str], now: datetime, extended_hours: bool
-) -> list[str]:
-    uncapped = limits.per_day is None
-    session = _last_session(now, PRE_MARKET if uncapped and extended_hours else timedelta(0))
+def _fetched_since(ledger: Ledger, symbol: str, moment: datetime) -> bool:
+    last = ledger.symbol(symbol).last_fetch_at
+    return last is not None and last >= moment
+
+
+def _due_end_of_day(ledger: Ledger, symbols: list[str], now: datetime) -> list[str]:
+    """One call per symbol per published session."""
+    session = published_session(now)
     if session is None:
         return []
-    opened, close = session
-    data_end = session_data_end(close, extended_hours)
+    published_at = publication_time(session)
+    return [s for s in symbols if not _fetched_since(ledger, s, published_at)]
+
+
+def _due_intraday(
+    ledger: Ledger, limits: QuotaLimits, symbols: list[str], now: datetime, delay: timedelta, extended_hours: bool
+) -> list[str]:
+    """Session times are shifted by the entitlement's delay: a bar is visible `delay` after it ends."""
+    session = _current_session(now - delay, extended_hours)
+    if session is None:
+        return []
+    first_bar, data_end = (moment + delay for moment in session_bounds(session, extended_hours))
+    opened, close = (moment + delay for moment in session_bounds(session, extended_hours=False))
     if now >= data_end:
-        # The session is complete: one final refresh per symbol not fetched since.
-        return [s for s in symbols if ledger.symbol(s).last_fetch_at is None
-                or ledger.symbol(s).last_fetch_at < data_end]
-    if uncapped:
+        # The session is complete as the key sees it: one final refresh per symbol not fetched since.
+        return [s for s in symbols if not _fetched_since(ledger, s, data_end)]
+    if limits.per_day is None:
         return symbols  # no daily cap: every symbol on every run while new bars can appear
     if not opened <= now < close:
         return []
@@ -160,3 +182,9 @@ def _due_by_schedule(
     last_call = max(ledger.last_call_at or opened - gap, opened - gap)
     allowed = int((now - last_call) / gap) if gap > timedelta(0) else spendable
     return symbols[: max(0, min(allowed, spendable))]
+
+
+def _current_session(moment: datetime, extended_hours: bool) -> date | None:
+    """The latest session whose first bar has started by `moment`."""
+    started = [day for day in sessions_until(moment) if session_bounds(day, extended_hours)[0] <= moment]
+    return started[-1] if started else None

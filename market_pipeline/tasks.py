@@ -2,7 +2,9 @@
 Variables, call the pure logic, and turn its outcomes into Airflow task states.
 
 Called only from `dags/market_bars_pipeline.py`, inside running tasks, so no
-Variable or connection is read at DAG parse time.
+Variable or connection is read at DAG parse time.  Every task takes the run's
+`RunTarget` (the DAG's params): which Variables, connections, topics and
+drain query it works on.
 """
 
 from __future__ import annotations
@@ -14,18 +16,18 @@ from airflow.sdk import Connection, Variable
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from market_pipeline import kafka_io, warehouse
-from market_pipeline.alphavantage import AlphaVantageClient, DemoKeyRejected, InvalidApiKey, PremiumOnly
-from market_pipeline.config import load_config
-from market_pipeline.ingest import fetch_and_publish
-from market_pipeline.quota import Ledger
-from market_pipeline.settings import (
-    ALPHAVANTAGE_CONN_ID,
-    BARS_TOPIC,
-    DEAD_LETTER_TOPIC,
-    DRAIN_QUERY_NAME,
-    KAFKA_CONN_ID,
-    QUOTA_LEDGER_VARIABLE,
+from market_pipeline.alphavantage import (
+    AlphaVantageClient,
+    DemoKeyRejected,
+    InvalidApiKey,
+    PremiumOnly,
+    RequestObserver,
 )
+from market_pipeline.config import RunTarget, load_config
+from market_pipeline.ingest import ApiCall, fetch_and_publish
+from market_pipeline.quota import Ledger
+from market_pipeline.settings import ALPHAVANTAGE_CONN_ID, KAFKA_CONN_ID, QUOTA_LEDGER_VARIABLE
+from market_pipeline.trading_calendar import Entitlement
 
 log = logging.getLogger(__name__)
 
@@ -57,55 +59,60 @@ def kafka_config() -> dict[str, str]:
     return dict(Connection.get(KAFKA_CONN_ID).extra_dejson)
 
 
-def alphavantage_client() -> AlphaVantageClient:
-    connection = Connection.get(ALPHAVANTAGE_CONN_ID)
-    return AlphaVantageClient(connection.host or "", connection.password or "")
+def alphavantage_client(
+    conn_id: str = ALPHAVANTAGE_CONN_ID, entitlement: Entitlement = "none", observer: RequestObserver | None = None
+) -> AlphaVantageClient:
+    connection = Connection.get(conn_id)
+    return AlphaVantageClient(connection.host or "", connection.password or "",
+                              entitlement=entitlement, observer=observer)
 
 
-def migrate_warehouse() -> list[str]:
-    applied = warehouse.apply_migrations(warehouse.warehouse_uri())
-    log.info("migrations applied: %s", applied or "none pending")
-    return applied
-
-
-def fetch_bars() -> dict:
+def fetch_bars(target: RunTarget, run: dict) -> dict:
     """Fetch what the quota plan allows and publish it. Skipped when the daily limit is reached
-    before anything was fetched; failed without retries when only a new key or plan helps."""
-    config = load_config()
+    before anything was fetched; failed without retries when only a new key or plan helps.
+    `run` (dag_id, run_id, try_number) labels this try's rows in the API call log, which is
+    written whatever the outcome."""
+    config = load_config(target.config_variable)
     producer = kafka_io.make_producer(kafka_config())
+    call_log: list[ApiCall] = []
     try:
         summary = fetch_and_publish(
-            alphavantage_client(),
-            VariableLedgerStore(),
+            lambda observer: alphavantage_client(target.alphavantage_conn_id, config.entitlement, observer),
+            VariableLedgerStore(target.ledger_variable),
             lambda messages: kafka_io.produce_all(producer, messages),
             config,
-            config.quota.limits(),
-            force=config.fetch_when_closed,
+            topics=(target.bars_topic, target.dead_letter_topic),
+            now=target.now(),
+            call_log=call_log,
         )
     except (InvalidApiKey, DemoKeyRejected, PremiumOnly) as exc:
         raise AirflowFailException(f"{type(exc).__name__}: {exc}") from None
+    finally:
+        warehouse.record_api_calls(warehouse.warehouse_uri(target.warehouse_conn_id), run,
+                                   [call.as_row() for call in call_log])
+        log.info("API call log: %s requests recorded", len(call_log))
     log.info("fetch summary: %s", json.dumps(summary.as_dict()))
     if summary.daily_limit_reached and summary.bars_published == 0:
         raise AirflowSkipException("Alpha Vantage daily limit reached; the ledger holds off until the reset")
     return summary.as_dict()
 
 
-def backlog(
-    topics: tuple[str, ...] = (BARS_TOPIC, DEAD_LETTER_TOPIC),
-    query_name: str = DRAIN_QUERY_NAME,
-    warehouse_uri: str | None = None,
-) -> dict[str, int]:
+LIVE = RunTarget()
+
+
+def backlog(target: RunTarget = LIVE, warehouse_uri: str | None = None) -> dict[str, int]:
     """Messages on the drain's topics that the warehouse has not committed, per "topic/partition"."""
-    ends = kafka_io.end_offsets(kafka_config(), topics)
-    committed = warehouse.committed_offsets(warehouse_uri or warehouse.warehouse_uri(), query_name)
+    ends = kafka_io.end_offsets(kafka_config(), (target.bars_topic, target.dead_letter_topic))
+    uri = warehouse_uri or warehouse.warehouse_uri(target.warehouse_conn_id)
+    committed = warehouse.committed_offsets(uri, target.query_name)
     return {
         f"{topic}/{partition}": end - committed.get((topic, partition), 0)
         for (topic, partition), end in sorted(ends.items())
     }
 
 
-def has_backlog() -> bool:
+def has_backlog(target: RunTarget) -> bool:
     """True when Kafka holds messages the warehouse has not committed: only then is Spark worth starting."""
-    behind = {partition: lag for partition, lag in backlog().items() if lag > 0}
+    behind = {partition: lag for partition, lag in backlog(target).items() if lag > 0}
     log.info("messages not yet in the warehouse: %s", behind or "none")
     return bool(behind)

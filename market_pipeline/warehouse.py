@@ -76,6 +76,14 @@ def committed_offsets(uri: str, query_name: str) -> dict[tuple[str, int], int]:
     return {(topic, partition): next_offset for topic, partition, next_offset in rows}
 
 
+def record_api_calls(uri: str, run: dict, calls: list[dict]) -> None:
+    """Append one task try's requests to the API call log; `run` holds dag_id, run_id, try_number."""
+    if not calls:
+        return
+    with transaction(uri) as conn, conn.cursor() as cursor:
+        cursor.executemany(query("insert_api_call"), [{**run, **call} for call in calls])
+
+
 def latest_bars(uri: str, per_symbol: int = 5) -> list[tuple]:
     with transaction(uri) as conn:
         return conn.execute(query("latest_bars"), {"per_symbol": per_symbol}).fetchall()

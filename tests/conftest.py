@@ -35,7 +35,8 @@ class RunningSimulator:
 def simulator() -> Iterator[RunningSimulator]:
     """An in-process simulator on a free port, clock at TRADING_MORNING, limits off unless a test sets them."""
     sim = AlphaVantageSimulator(
-        SimClock(TRADING_MORNING), SimulatorOptions(per_second=None, per_minute=None, per_day=None)
+        SimClock(TRADING_MORNING),
+        SimulatorOptions(per_second=None, per_minute=None, per_day=None, key_entitlement="realtime"),
     )
     server = make_server(sim)
     thread = threading.Thread(target=server.serve_forever, daemon=True)

@@ -5,6 +5,7 @@ import logging
 from datetime import datetime
 
 from market_pipeline.simulator.server import AlphaVantageSimulator, SimClock, SimulatorOptions, make_server
+from market_pipeline.trading_calendar import ENTITLEMENTS
 
 
 def _limit(text: str) -> int | None:
@@ -27,6 +28,8 @@ def main() -> None:
                         help="answer this function as premium-only (repeatable)")
     parser.add_argument("--unknown-symbol", action="append", default=[],
                         help="answer this symbol as unknown (repeatable)")
+    parser.add_argument("--entitlement", choices=ENTITLEMENTS, default="none",
+                        help="what the keys' plan includes: none (free keys), delayed or realtime")
     args = parser.parse_args()
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
@@ -34,6 +37,7 @@ def main() -> None:
         per_second=args.per_second, per_minute=args.per_minute, per_day=args.per_day,
         valid_keys=set(args.valid_key) if args.valid_key else None,
         premium_functions=set(args.premium_function), unknown_symbols={s.upper() for s in args.unknown_symbol},
+        key_entitlement=args.entitlement,
     )
     simulator = AlphaVantageSimulator(SimClock(args.start, args.speed), options)
     server = make_server(simulator, args.host, args.port)

@@ -2,9 +2,10 @@
 
 Every bar is a pure function of (symbol, interval, bar start), seeded per
 symbol and day, so two runs, or the simulator and a test, agree bar for bar.
-Sessions follow the NYSE calendar (exchange_calendars' XNYS: holidays and
-half-days included); bars exist from 04:00 to 20:00 US/Eastern with extended
-hours, 09:30 to the close without.  A bar is published once it has ended.
+Sessions follow `market_pipeline.trading_calendar` (NYSE, holidays and half
+days included); bars exist from 04:00 to 20:00 US/Eastern with extended hours,
+09:30 to the close without.  A bar exists once it has ended; which bars a key
+sees is the server's business (its entitlement's data horizon).
 """
 
 from __future__ import annotations
@@ -17,11 +18,9 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from functools import cache
 
-from market_pipeline.trading_calendar import EASTERN, nyse
+from market_pipeline.trading_calendar import EASTERN, session_bounds, trading_days
 
 INTERVAL_MINUTES = {"1min": 1, "5min": 5, "15min": 15, "30min": 30, "60min": 60}
-EXTENDED_OPEN = time(4, 0)
-EXTENDED_CLOSE = time(20, 0)
 # The simulator's symbols and their rough price level; any other symbol is unknown.
 KNOWN_SYMBOLS = {
     "TSLA": 240.0, "MSFT": 420.0, "GOOGL": 170.0, "AAPL": 225.0, "AMZN": 185.0,
@@ -38,26 +37,6 @@ class SimBar:
     low: Decimal
     close: Decimal
     volume: int
-
-
-def trading_days(first: date, last: date) -> list[date]:
-    """NYSE sessions between two dates, both included."""
-    sessions = nyse().sessions_in_range(first.isoformat(), last.isoformat())
-    return [session.date() for session in sessions]
-
-
-def session_bounds(day: date, extended_hours: bool) -> tuple[datetime, datetime]:
-    """When bars start and stop on a trading day, US/Eastern (half days close early)."""
-    calendar = nyse()
-    close = calendar.session_close(day.isoformat()).tz_convert(EASTERN).to_pydatetime()
-    if not extended_hours:
-        open_ = calendar.session_open(day.isoformat()).tz_convert(EASTERN).to_pydatetime()
-        return open_, close
-    # Early-close days keep their post-market short as well.
-    extended_close = datetime.combine(day, EXTENDED_CLOSE, EASTERN)
-    if close.time() < time(16, 0):
-        extended_close = close + timedelta(hours=4)
-    return datetime.combine(day, EXTENDED_OPEN, EASTERN), extended_close
 
 
 def _seed(*parts: object) -> int:
@@ -97,11 +76,12 @@ def day_bars(symbol: str, interval: str, day: date, extended_hours: bool) -> tup
 
 
 def intraday_bars(
-    symbol: str, interval: str, now: datetime, *, extended_hours: bool = True,
+    symbol: str, interval: str, until: datetime, *, extended_hours: bool = True,
     month: str | None = None, outputsize: str = "compact",
 ) -> list[SimBar]:
-    """The bars the API would return at `now`, newest first (compact: 100; full: 30 days or the month)."""
-    now_eastern = now.astimezone(EASTERN)
+    """The bars that have ended by `until` (the key's data horizon), newest first
+    (compact: 100; full: the 30 days before `until`, or the month)."""
+    now_eastern = until.astimezone(EASTERN)
     if month is not None:
         first = date.fromisoformat(f"{month}-01")
         last = (first.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
@@ -109,19 +89,20 @@ def intraday_bars(
         last = now_eastern.date()
         first = last - timedelta(days=30)
     step = timedelta(minutes=INTERVAL_MINUTES[interval])
-    bars = [
-        bar
-        for day in trading_days(first, min(last, now_eastern.date()))
-        for bar in day_bars(symbol, interval, day, extended_hours)
-        if bar.start + step <= now_eastern
-    ]
-    bars.reverse()
-    return bars[:100] if outputsize == "compact" else bars
+    limit = 100 if outputsize == "compact" else None
+    bars: list[SimBar] = []
+    # Newest day first, so a compact reply stops after the days it needs.
+    for day in reversed(trading_days(first, min(last, now_eastern.date()))):
+        bars.extend(bar for bar in reversed(day_bars(symbol, interval, day, extended_hours))
+                    if bar.start + step <= now_eastern)
+        if limit is not None and len(bars) >= limit:
+            break
+    return bars[:limit]
 
 
-def daily_bars(symbol: str, now: datetime, outputsize: str = "compact") -> list[SimBar]:
-    """Daily bars of the regular session, newest first; today's once the session has closed."""
-    now_eastern = now.astimezone(EASTERN)
+def daily_bars(symbol: str, until: datetime, outputsize: str = "compact") -> list[SimBar]:
+    """Daily bars of the regular session, newest first; a session's once it has closed by `until`."""
+    now_eastern = until.astimezone(EASTERN)
     days = trading_days(now_eastern.date() - timedelta(days=150 if outputsize == "compact" else 3650),
                         now_eastern.date())
     bars = []

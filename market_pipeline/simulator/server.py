@@ -5,7 +5,11 @@ TIME_SERIES_DAILY and GLOBAL_QUOTE in JSON or CSV, with the real API's keys,
 US/Eastern timestamps and its failure replies (HTTP 200 and one key), including
 per-second, per-minute and per-day limits counted per key.  Switches turn on an
 invalid key, premium-only answers and unknown symbols, so every reply class the
-client handles can be produced on demand.  Time comes from a `SimClock`, which
+client handles can be produced on demand.  Entitlements follow
+`market_pipeline.trading_calendar`: without the `entitlement` parameter a key
+sees sessions only once published (20:30 US/Eastern); `delayed` and `realtime`
+need a key whose plan includes them (`key_entitlement`), or get the API's
+premium-feature answer.  Time comes from a `SimClock`, which
 can run faster than real time so that a trading day passes in seconds.
 
 Started by `bin/stack start` (`python -m market_pipeline.simulator`) and, on a
@@ -26,9 +30,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 from market_pipeline.simulator import market
+from market_pipeline.trading_calendar import ENTITLEMENTS, Entitlement, data_horizon
 
 DEMO_KEY = "demo"
 DEMO_SYMBOLS = {"IBM"}
+DELAYED_QUOTE_KEY = "Global Quote - DATA DELAYED BY 15 MINUTES"
 PREMIUM_URL = "https://www.alphavantage.co/premium/"
 
 MSG_DAILY_LIMIT = (
@@ -100,6 +106,10 @@ class SimulatorOptions:
     valid_keys: set[str] | None = None  # None: any non-empty key is valid
     premium_functions: set[str] = field(default_factory=set)
     unknown_symbols: set[str] = field(default_factory=set)  # known symbols answered as unknown
+    # What every key's plan includes: "none" (free keys), "delayed" or "realtime" (premium plans).
+    key_entitlement: Entitlement = "none"
+    # Answer this many requests with the per-minute throttle message (the legacy "Note") first.
+    throttle_next: int = 0
 
 
 class _Usage:
@@ -145,6 +155,12 @@ class AlphaVantageSimulator:
             return limited
         if function in self.options.premium_functions:
             return {"Information": MSG_PREMIUM_ENDPOINT}
+        entitlement = params.get("entitlement", "none")
+        if entitlement not in ENTITLEMENTS[1:] and "entitlement" in params:
+            return {"Error Message": MSG_INVALID_CALL.format(function=function or "the requested function")}
+        if ENTITLEMENTS.index(entitlement) > ENTITLEMENTS.index(self.options.key_entitlement):
+            return {"Information": MSG_PREMIUM_PARAMETER.format(parameter=f"entitlement={entitlement}",
+                                                               function=function)}
         handler = {
             "TIME_SERIES_INTRADAY": self._intraday,
             "TIME_SERIES_DAILY": self._daily,
@@ -157,7 +173,7 @@ class AlphaVantageSimulator:
             return {"Global Quote": {}}
         if symbol not in market.KNOWN_SYMBOLS or symbol in self.options.unknown_symbols:
             return invalid
-        return handler(symbol, params, invalid)
+        return handler(symbol, params, invalid, data_horizon(self.clock.now(), entitlement))
 
     def _limit(self, key: str) -> dict | None:
         """Count this request against the key's limits; the reply the API gives when one is exceeded."""
@@ -174,13 +190,16 @@ class AlphaVantageSimulator:
         last_second = sum(1 for moment in usage.recent if now - moment < timedelta(seconds=1))
         if self.options.per_second is not None and last_second >= self.options.per_second:
             return {"Information": MSG_BURST.format(per_day=per_day or "unlimited")}
+        if self.options.throttle_next > 0:
+            self.options.throttle_next -= 1
+            return {"Note": MSG_PER_MINUTE.format(per_minute=self.options.per_minute or 5, per_day=per_day)}
         if self.options.per_minute is not None and len(usage.recent) >= self.options.per_minute:
             return {"Note": MSG_PER_MINUTE.format(per_minute=self.options.per_minute, per_day=per_day)}
         usage.recent.append(now)
         usage.today += 1
         return None
 
-    def _intraday(self, symbol: str, params: dict[str, str], invalid: dict) -> dict | str:
+    def _intraday(self, symbol: str, params: dict[str, str], invalid: dict, horizon: datetime) -> dict | str:
         interval = params.get("interval", "")
         outputsize = params.get("outputsize", "compact")
         month = params.get("month")
@@ -189,13 +208,12 @@ class AlphaVantageSimulator:
         if month is not None and (len(month) != 7 or month[4] != "-"):
             return invalid
         extended = params.get("extended_hours", "true").lower() != "false"
-        now = self.clock.now()
-        bars = market.intraday_bars(symbol, interval, now, extended_hours=extended, month=month,
+        bars = market.intraday_bars(symbol, interval, horizon, extended_hours=extended, month=month,
                                     outputsize="full" if month else outputsize)
         rows = [(bar.start.strftime("%Y-%m-%d %H:%M:%S"), bar) for bar in bars]
         if params.get("datatype") == "csv":
             return _csv(rows)
-        last = rows[0][0] if rows else now.astimezone(market.EASTERN).strftime("%Y-%m-%d %H:%M:%S")
+        last = rows[0][0] if rows else horizon.astimezone(market.EASTERN).strftime("%Y-%m-%d %H:%M:%S")
         return {
             "Meta Data": {
                 "1. Information": f"Intraday ({interval}) open, high, low, close prices and volume",
@@ -208,14 +226,14 @@ class AlphaVantageSimulator:
             f"Time Series ({interval})": {stamp: _ohlcv(bar) for stamp, bar in rows},
         }
 
-    def _daily(self, symbol: str, params: dict[str, str], invalid: dict) -> dict | str:
+    def _daily(self, symbol: str, params: dict[str, str], invalid: dict, horizon: datetime) -> dict | str:
         outputsize = params.get("outputsize", "compact")
         if outputsize == "full":
             return {"Information": MSG_PREMIUM_PARAMETER.format(parameter="outputsize=full",
                                                                function="TIME_SERIES_DAILY")}
         if outputsize != "compact":
             return invalid
-        bars = market.daily_bars(symbol, self.clock.now())
+        bars = market.daily_bars(symbol, horizon)
         rows = [(bar.start.strftime("%Y-%m-%d"), bar) for bar in bars]
         if params.get("datatype") == "csv":
             return _csv(rows)
@@ -230,10 +248,9 @@ class AlphaVantageSimulator:
             "Time Series (Daily)": {stamp: _ohlcv(bar) for stamp, bar in rows},
         }
 
-    def _global_quote(self, symbol: str, params: dict[str, str], invalid: dict) -> dict | str:
-        now = self.clock.now()
-        latest = market.intraday_bars(symbol, "5min", now, extended_hours=False, outputsize="compact")
-        previous = market.daily_bars(symbol, now - timedelta(days=1))
+    def _global_quote(self, symbol: str, params: dict[str, str], invalid: dict, horizon: datetime) -> dict | str:
+        latest = market.intraday_bars(symbol, "5min", horizon, extended_hours=False, outputsize="compact")
+        previous = market.daily_bars(symbol, horizon - timedelta(days=1))
         if not latest or not previous:
             return invalid
         day_bars = [bar for bar in latest if bar.start.date() == latest[0].start.date()]
@@ -253,7 +270,8 @@ class AlphaVantageSimulator:
         if params.get("datatype") == "csv":
             header = "symbol,open,high,low,price,volume,latestDay,previousClose,change,changePercent"
             return header + "\r\n" + ",".join(quote.values()) + "\r\n"
-        return {"Global Quote": quote}
+        delayed = params.get("entitlement") == "delayed"
+        return {DELAYED_QUOTE_KEY if delayed else "Global Quote": quote}
 
 
 def _ohlcv(bar: market.SimBar) -> dict[str, str]:

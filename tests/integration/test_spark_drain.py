@@ -177,10 +177,14 @@ def test_should_be_exact_after_kill_9_during_the_commit(drain):
 
 
 def test_backlog_says_when_spark_is_worth_starting(drain):
+    from market_pipeline.config import RunTarget
     from market_pipeline.tasks import backlog
 
+    target = RunTarget(bars_topic=drain.topics["bars"], dead_letter_topic=drain.topics["dead_letter"],
+                       query_name=drain.query_name)
+
     def behind():
-        lag = backlog(tuple(drain.topics.values()), drain.query_name, drain.warehouse_uri)
+        lag = backlog(target, drain.warehouse_uri)
         return sum(lag.values())
 
     assert behind() == 0, "an empty topic needs no drain"

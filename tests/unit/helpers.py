@@ -1,16 +1,17 @@
 """Test doubles of the unit tests."""
 
-from market_pipeline.quota import Ledger
+from market_pipeline.alphavantage import RequestOutcome
 
 
-class DictLedgerStore:
-    """The ledger kept in memory, serialised as the Variable store does."""
+class RecordingObserver:
+    """Records what the client reports of each HTTP request."""
 
     def __init__(self) -> None:
-        self.saved = Ledger().model_dump_json()
+        self.sent: list[tuple[str, dict[str, str]]] = []
+        self.outcomes: list[RequestOutcome] = []
 
-    def load(self) -> Ledger:
-        return Ledger.model_validate_json(self.saved)
+    def before_request(self, function: str, params: dict[str, str]) -> None:
+        self.sent.append((function, dict(params)))
 
-    def save(self, ledger: Ledger) -> None:
-        self.saved = ledger.model_dump_json()
+    def after_request(self, outcome: RequestOutcome) -> None:
+        self.outcomes.append(outcome)

@@ -22,6 +22,7 @@ from market_pipeline.alphavantage import (
 )
 from market_pipeline.simulator import server as sim
 from tests.conftest import TEST_API_KEY
+from tests.unit.helpers import RecordingObserver
 
 
 def client_for(simulator, key=TEST_API_KEY, **kwargs) -> AlphaVantageClient:
@@ -49,12 +50,14 @@ def test_should_read_daily_series_and_global_quote(simulator):
 
 def test_should_retry_throttling_then_succeed(simulator):
     simulator.simulator.options.per_second = 1
-    calls = []
-    client = client_for(simulator, backoff_seconds=0.6, on_request=lambda: calls.append(1))
+    observer = RecordingObserver()
+    client = client_for(simulator, backoff_seconds=0.6, observer=observer)
     client.intraday("MSFT")
     reply = client.intraday("TSLA")  # second call within the same second: throttled, then retried
     assert reply.symbol == "TSLA"
-    assert len(calls) >= 3, "the throttled attempt must be counted as a request"
+    assert len(observer.sent) >= 3, "the throttled attempt must be counted as a request"
+    assert [o.outcome for o in observer.outcomes][1:] == ["rate_limited"] * (len(observer.sent) - 2) + ["ok"]
+    assert observer.outcomes[-1].bars == 100 and observer.outcomes[-1].http_status == 200
 
 
 def test_should_give_up_on_throttling_after_bounded_attempts(simulator):
@@ -68,12 +71,13 @@ def test_should_give_up_on_throttling_after_bounded_attempts(simulator):
 
 def test_should_report_daily_limit_without_retrying(simulator):
     simulator.simulator.options.per_day = 1
-    calls = []
-    client = client_for(simulator, on_request=lambda: calls.append(1))
+    observer = RecordingObserver()
+    client = client_for(simulator, observer=observer)
     client.intraday("MSFT")
     with pytest.raises(DailyLimitReached) as raised:
         client.intraday("MSFT")
-    assert len(calls) == 2
+    assert len(observer.sent) == 2
+    assert observer.outcomes[-1].outcome == "daily_limit_reached"
     # The real message quotes the key back: it must not survive into our error.
     assert TEST_API_KEY not in str(raised.value)
     assert "***" in str(raised.value)
@@ -149,11 +153,12 @@ def test_should_retry_timeouts_and_hide_the_key(simulator):
         def get(self, url, **kwargs):
             raise requests.ConnectTimeout(f"timed out: {url}?apikey={kwargs['params']['apikey']}")
 
-    calls = []
-    client = client_for(simulator, session=TimingOut(), max_attempts=2, on_request=lambda: calls.append(1))
+    observer = RecordingObserver()
+    client = client_for(simulator, session=TimingOut(), max_attempts=2, observer=observer)
     with pytest.raises(ServerError) as raised:
         client.intraday("MSFT")
-    assert len(calls) == 2
+    assert len(observer.sent) == 2
+    assert [(o.outcome, o.http_status) for o in observer.outcomes] == [("server_error", None)] * 2
     assert TEST_API_KEY not in str(raised.value)
 
 

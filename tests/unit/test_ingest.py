@@ -6,30 +6,35 @@ import pytest
 
 from market_pipeline.alphavantage import AlphaVantageClient, InvalidApiKey
 from market_pipeline.config import PipelineConfig, QuotaConfig
-from market_pipeline.ingest import FetchIncomplete, fetch_and_publish
+from market_pipeline.ingest import FetchIncomplete, MemoryLedgerStore, fetch_and_publish
 from market_pipeline.settings import BARS_TOPIC, DEAD_LETTER_TOPIC
 from tests.conftest import TEST_API_KEY
-from tests.unit.helpers import DictLedgerStore
+from tests.unit.helpers import RecordingObserver
 
 CONFIG = PipelineConfig(
     watchlist=["TSLA", "NOSUCH", "MSFT"], interval="5min", outputsize="compact", extended_hours=True,
-    fetch_when_closed=True, quota=QuotaConfig(per_day=25, per_minute=None, per_second=1000),
-    max_offsets_per_trigger=1000,
+    entitlement="realtime", fetch_when_closed=True,
+    quota=QuotaConfig(per_day=25, per_minute=None, per_second=1000), max_offsets_per_trigger=1000,
 )
 
 
-def run(simulator, store, config=CONFIG):
+def connect(simulator, client_class=AlphaVantageClient, **kwargs):
+    kwargs.setdefault("max_attempts", 1)
+    return lambda observer: client_class(simulator.base_url, TEST_API_KEY, observer=observer,
+                                         entitlement=CONFIG.entitlement, **kwargs)
+
+
+def run(simulator, store, config=CONFIG, call_log=None, **kwargs):
     published = []
-    client = AlphaVantageClient(simulator.base_url, TEST_API_KEY, max_attempts=1)
     summary = fetch_and_publish(
-        client, store, lambda messages: published.extend(messages) or len(messages), config,
-        config.quota.limits(), now=simulator.simulator.clock.now, force=config.fetch_when_closed,
+        connect(simulator, **kwargs), store, lambda messages: published.extend(messages) or len(messages), config,
+        now=simulator.simulator.clock.now, call_log=call_log, sleep=lambda seconds: None,
     )
     return summary, published
 
 
 def test_should_flag_an_unknown_symbol_and_go_on_with_the_others(simulator):
-    store = DictLedgerStore()
+    store = MemoryLedgerStore()
     summary, published = run(simulator, store)
     assert set(summary.flagged) == {"NOSUCH"}
     assert {m.key for m in published} == {b"TSLA", b"MSFT"}
@@ -42,7 +47,7 @@ def test_should_flag_an_unknown_symbol_and_go_on_with_the_others(simulator):
 
 
 def test_should_publish_only_bars_newer_than_the_watermark(simulator):
-    store = DictLedgerStore()
+    store = MemoryLedgerStore()
     run(simulator, store)
     watermark = store.load().symbol("MSFT").watermark
     simulator.simulator.clock.set(datetime(2026, 11, 24, 16, 10, tzinfo=UTC))  # two more 5-minute bars
@@ -54,7 +59,7 @@ def test_should_publish_only_bars_newer_than_the_watermark(simulator):
 
 def test_should_stop_and_mark_the_ledger_at_the_daily_limit(simulator):
     simulator.simulator.options.per_day = 1
-    store = DictLedgerStore()
+    store = MemoryLedgerStore()
     summary, published = run(simulator, store)
     assert summary.daily_limit_reached and summary.calls == 2
     ledger = store.load()
@@ -75,7 +80,7 @@ def test_should_send_rejected_rows_to_the_dead_letter_topic(simulator, monkeypat
 
     monkeypatch.setattr(market, "intraday_bars", with_a_broken_bar)
     config = CONFIG.model_copy(update={"watchlist": ["MSFT"]})
-    summary, published = run(simulator, DictLedgerStore(), config)
+    summary, published = run(simulator, MemoryLedgerStore(), config)
     dead = [m for m in published if m.topic == DEAD_LETTER_TOPIC]
     assert len(dead) == 1 and summary.rejected_published == 1 and summary.bars_published == 99
     assert b"volume" in dead[0].value and b"high" in dead[0].value
@@ -83,7 +88,7 @@ def test_should_send_rejected_rows_to_the_dead_letter_topic(simulator, monkeypat
 
 def test_should_raise_on_an_invalid_key_after_recording_the_call(simulator):
     simulator.simulator.options.valid_keys = {"another-key"}
-    store = DictLedgerStore()
+    store = MemoryLedgerStore()
     with pytest.raises(InvalidApiKey):
         run(simulator, store)
     assert store.load().calls_today == 1
@@ -97,16 +102,77 @@ def test_should_reject_an_unusable_reply_whole_and_still_publish_the_others(simu
                 payload["Meta Data"]["2. Symbol"] = "GOOGL"
             return payload
 
-    store = DictLedgerStore()
+    store = MemoryLedgerStore()
     published = []
     config = CONFIG.model_copy(update={"watchlist": ["TSLA", "MSFT"]})
     with pytest.raises(FetchIncomplete, match="TSLA.*ReplyMismatch"):
         fetch_and_publish(
-            SwapsTslaReply(simulator.base_url, TEST_API_KEY), store,
-            lambda messages: published.extend(messages) or len(messages), config, config.quota.limits(),
-            now=simulator.simulator.clock.now, force=True,
+            connect(simulator, SwapsTslaReply), store,
+            lambda messages: published.extend(messages) or len(messages), config,
+            now=simulator.simulator.clock.now,
         )
     assert {m.key for m in published} == {b"MSFT"}
     ledger = store.load()
     assert ledger.symbol("TSLA").watermark is None and ledger.symbol("TSLA").last_fetch_at is None
     assert ledger.symbol("MSFT").watermark is not None and ledger.calls_today == 2
+
+
+class SaveWatchingStore(MemoryLedgerStore):
+    """Notes, at every save, the ledger's count and how many requests the simulator had answered."""
+
+    def __init__(self, simulator) -> None:
+        super().__init__()
+        self.simulator = simulator
+        self.saves: list[tuple[int, int]] = []
+
+    def save(self, ledger) -> None:
+        super().save(ledger)
+        self.saves.append((ledger.calls_today, self.simulator.requests_served))
+
+
+def test_should_count_every_throttled_retry_before_it_is_sent(simulator):
+    simulator.simulator.options.throttle_next = 2
+    store = SaveWatchingStore(simulator.simulator)
+    call_log = []
+    config = CONFIG.model_copy(update={"watchlist": ["MSFT"]})
+    summary, published = run(simulator, store, config, call_log, max_attempts=4, backoff_seconds=0.01)
+    assert simulator.simulator.requests_served == 3 == summary.calls == store.load().calls_today
+    # Each request's save came before the simulator answered it: the ledger is never behind.
+    assert [saved for saved, answered in store.saves[:3]] == [1, 2, 3]
+    assert all(answered == saved - 1 for saved, answered in store.saves[:3])
+    assert [(call.outcome, call.symbol, call.entitlement) for call in call_log] == [
+        ("rate_limited", "MSFT", "realtime"), ("rate_limited", "MSFT", "realtime"), ("ok", "MSFT", "realtime")]
+    assert call_log[-1].bars == 100 and call_log[-1].http_status == 200
+    assert TEST_API_KEY not in repr(call_log)
+
+
+def test_should_never_send_a_retry_the_ledger_cannot_pay_for(simulator):
+    simulator.simulator.options.throttle_next = 10
+    config = CONFIG.model_copy(update={"watchlist": ["MSFT", "TSLA"],
+                                       "quota": QuotaConfig(per_day=3, per_minute=None, per_second=1000)})
+    store = MemoryLedgerStore()
+    ledger = store.load()
+    ledger.record_call(simulator.simulator.clock.now())
+    store.save(ledger)
+
+    summary, published = run(simulator, store, config, max_attempts=4, backoff_seconds=0.01)
+    assert simulator.simulator.requests_served == 2, "two left of three: the client's third attempt is refused"
+    assert store.load().calls_today == 3
+    assert summary.deferred == ["MSFT", "TSLA"] and published == []
+
+    # An Airflow retry of the task finds the budget spent and sends nothing.
+    summary, _ = run(simulator, store, config, max_attempts=4, backoff_seconds=0.01)
+    assert summary.planned == [] and simulator.simulator.requests_served == 2
+
+
+def test_should_fetch_whole_sessions_without_the_entitlement_parameter_for_end_of_day_keys(simulator):
+    simulator.simulator.options.key_entitlement = "none"
+    config = CONFIG.model_copy(update={"watchlist": ["MSFT"], "entitlement": "none"})
+    observer = RecordingObserver()
+    fetch_and_publish(
+        lambda meter: AlphaVantageClient(simulator.base_url, TEST_API_KEY, observer=observer),
+        MemoryLedgerStore(), lambda messages: len(messages), config, now=simulator.simulator.clock.now,
+    )
+    [(function, params)] = observer.sent
+    assert "entitlement" not in params and params["outputsize"] == "full"
+    assert observer.outcomes[0].bars > 192 * 15, "the trailing 30 days, every extended-hours bar"

@@ -1,0 +1,51 @@
+"""Trading days of every quota plan against the simulator with the API's limits.
+
+Tuesday 2026-11-24 to Saturday 2026-11-28: two full sessions, Thanksgiving
+(closed) and its half day (13:00 close, post-market to 17:00).  Each plan's
+key has the limits and entitlement the simulator enforces; the fetch runs
+every 90 s.  Every plan must stay within its limits, be throttled never, and
+miss no bar, regular or extended hours.
+"""
+
+from datetime import date
+
+import pytest
+
+from market_pipeline.config import PipelineConfig, QuotaConfig
+from market_pipeline.simulator import SimulatorOptions
+from market_pipeline.simulator.replay import replay_days
+
+FIRST, LAST = date(2026, 11, 24), date(2026, 11, 28)
+FREE = QuotaConfig(per_day=25, per_minute=None, per_second=1)
+PREMIUM = QuotaConfig(per_day=None, per_minute=75, per_second=5)
+PLANS = {
+    # name: (entitlement the key has and the pipeline asks for, quota)
+    "free, end-of-day": ("none", FREE),
+    "capped, delayed": ("delayed", FREE),
+    "capped, realtime": ("realtime", FREE),
+    "premium, delayed": ("delayed", PREMIUM),
+    "premium, realtime": ("realtime", PREMIUM),
+}
+
+
+@pytest.mark.parametrize("plan", PLANS)
+def test_plan_stays_within_limits_unthrottled_and_misses_no_bar(plan, capsys):
+    entitlement, quota = PLANS[plan]
+    config = PipelineConfig(
+        watchlist=["TSLA", "MSFT", "GOOGL"], interval="5min", outputsize="compact", extended_hours=True,
+        entitlement=entitlement, fetch_when_closed=False, quota=quota, max_offsets_per_trigger=1000,
+    )
+    options = SimulatorOptions(per_second=int(quota.per_second), per_minute=quota.per_minute,
+                               per_day=quota.per_day, key_entitlement=entitlement)
+    reports = replay_days(config, options, FIRST, LAST)
+    with capsys.disabled():
+        print(f"\nsimulated days, {plan} (entitlement={entitlement}, per_day={quota.per_day}, "
+              f"per_minute={quota.per_minute}):")
+        for report in reports:
+            print(f"  {report.line()}")
+
+    assert [report.trading for report in reports] == [True, True, False, True, False]
+    assert all(report.throttled == 0 for report in reports)
+    assert all(report.missing_regular == 0 and report.missing_extended == 0 for report in reports)
+    if quota.per_day is not None:
+        assert all(report.calls <= quota.per_day for report in reports)
