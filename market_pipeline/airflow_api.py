@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -77,9 +78,25 @@ class AirflowApi:
     def unpause(self, dag_id: str) -> None:
         self.call("PATCH", f"dags/{dag_id}", json={"is_paused": False})
 
-    def trigger(self, dag_id: str, conf: dict | None = None) -> str:
-        run = self.call("POST", f"dags/{dag_id}/dagRuns", json={"logical_date": None, "conf": conf or {}})
-        return run["dag_run_id"]
+    def trigger(self, dag_id: str, conf: dict | None = None, *, ahead_of_schedule: bool = False) -> str:
+        """A manual run. `ahead_of_schedule`: queued before the next scheduled run, which the
+        scheduler may create as soon as the DAG is unpaused with an earlier `run_after` (queued
+        runs start in `run_after` order, one at a time under max_active_runs=1)."""
+        body: dict[str, Any] = {"logical_date": None, "conf": conf or {}}
+        if ahead_of_schedule:
+            now = datetime.now(UTC)
+            scheduled = self.call("GET", f"dags/{dag_id}").get("next_dagrun_run_after")
+            first = min(now, datetime.fromisoformat(scheduled)) if scheduled else now
+            body["run_after"] = (first - timedelta(seconds=1)).isoformat()
+        return self.call("POST", f"dags/{dag_id}/dagRuns", json=body)["dag_run_id"]
+
+    def pause(self, dag_id: str) -> None:
+        self.call("PATCH", f"dags/{dag_id}", json={"is_paused": True})
+
+    def xcom(self, dag_id: str, run_id: str, task_id: str, key: str = "return_value") -> Any:
+        """A task's XCom value, or None when it pushed none."""
+        response = self.request("GET", f"dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries/{key}")
+        return response.json()["value"] if response.status_code == 200 else None
 
     def wait_for_run(self, dag_id: str, run_id: str, timeout_seconds: float = 600) -> dict:
         deadline = time.monotonic() + timeout_seconds

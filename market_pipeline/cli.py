@@ -59,17 +59,20 @@ def run_dag(args: argparse.Namespace) -> None:
 
     api = AirflowApi.from_environment()
     api.wait_for_dag(args.dag_id)
-    # Triggered before unpausing, so this run goes first and the scheduled ones follow it.
-    run_id = api.trigger(args.dag_id)
+    # Queued while the DAG is still paused and ahead of its first scheduled run, so the run
+    # printed here is the one that fetches; the scheduled ones follow it.
+    run_id = api.trigger(args.dag_id, ahead_of_schedule=True)
     api.unpause(args.dag_id)
     print(f"triggered {args.dag_id} run {run_id}; waiting for it to finish")
     run = api.wait_for_run(args.dag_id, run_id, args.timeout)
     for task_id, state in api.task_states(args.dag_id, run_id).items():
         print(f"  {task_id:<22} {state}")
-    summary = api.request("GET", f"dags/{args.dag_id}/dagRuns/{run_id}/taskInstances/fetch_bars/"
-                                 "xcomEntries/return_value")
-    if summary.status_code == 200:
-        print(f"  fetch summary: {json.dumps(summary.json()['value'])}")
+    summary = api.xcom(args.dag_id, run_id, "fetch_bars")
+    if summary is not None:
+        print(f"  fetch: {summary['calls']} API requests ({summary['calls_today']} today), "
+              f"{summary['bars_published']} new bars published")
+        if summary["idle_reason"]:
+            print(f"  nothing new was due: {summary['idle_reason']}")
     if run["state"] != "success":
         sys.exit(f"run {run_id} ended {run['state']}: see the task logs in the Airflow UI")
 

@@ -32,7 +32,7 @@ from market_pipeline.alphavantage import (
 from market_pipeline.bars import Bar, RejectedBar, validate_series
 from market_pipeline.config import PipelineConfig
 from market_pipeline.kafka_io import Message
-from market_pipeline.quota import Ledger, QuotaLimits, live_outputsize, plan_calls
+from market_pipeline.quota import Ledger, QuotaLimits, explain_idle, live_outputsize, plan_calls
 from market_pipeline.settings import BARS_TOPIC, DEAD_LETTER_TOPIC
 
 log = logging.getLogger(__name__)
@@ -80,6 +80,7 @@ class FetchSummary:
     deferred: list[str] = field(default_factory=list)  # planned, but the quota ran out (retries spent it)
     daily_limit_reached: bool = False
     calls_today: int = 0  # the ledger's count after this run
+    idle_reason: str | None = None  # why nothing was planned
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
@@ -161,8 +162,10 @@ def fetch_and_publish(
         ledger, limits, config.watchlist, now(), entitlement=config.entitlement,
         extended_hours=config.extended_hours, force=config.fetch_when_closed,
     )
-    log.info("planned calls: %s (%s requests spent today, entitlement %s)",
-             summary.planned or "none", ledger.calls_today, config.entitlement)
+    if not summary.planned:
+        summary.idle_reason = explain_idle(ledger, limits, config.watchlist, now(), entitlement=config.entitlement)
+    log.info("planned calls: %s (%s requests spent today, entitlement %s)%s", summary.planned or "none",
+             ledger.calls_today, config.entitlement, f": {summary.idle_reason}" if summary.idle_reason else "")
     meter = QuotaMeter(store, ledger, limits, config.entitlement, now, sleep,
                        call_log if call_log is not None else [])
     client = connect(meter)

@@ -36,12 +36,14 @@ from datetime import UTC, date, datetime, timedelta
 from pydantic import BaseModel, Field
 
 from market_pipeline.trading_calendar import (
+    EASTERN,
     ENTITLEMENT_DELAY,
     Entitlement,
     publication_time,
     published_session,
     session_bounds,
     sessions_until,
+    trading_days,
 )
 
 MINUTE = timedelta(minutes=1)
@@ -141,6 +143,29 @@ def plan_calls(
         )
     unique = list(dict.fromkeys(due))
     return unique[: int(min(capacity, len(unique)))]
+
+
+def explain_idle(
+    ledger: Ledger, limits: QuotaLimits, watchlist: Iterable[str], now: datetime, *, entitlement: Entitlement
+) -> str:
+    """Why a plan is empty, in words for the run's summary and the demo."""
+    if ledger.exhausted_until is not None:
+        return f"the API's daily limit was reached; no call until {ledger.exhausted_until:%Y-%m-%d %H:%M} UTC"
+    if ledger.capacity(limits, now) <= 0:
+        return f"the key's limits are spent ({ledger.calls_today} requests today)"
+    if all(ledger.symbol(symbol).flagged for symbol in watchlist):
+        return "every symbol of the watchlist is flagged as unknown to the API"
+    if entitlement == "none":
+        session = published_session(now)
+        upcoming = next(day for day in trading_days(now.date(), now.date() + timedelta(days=10))
+                        if session is None or day > session)
+        return (f"end-of-day data (entitlement none): every symbol was fetched after the "
+                f"{session} session was published; the {upcoming} session is published at "
+                f"{publication_time(upcoming).astimezone(EASTERN):%Y-%m-%d %H:%M %Z}")
+    if limits.per_day is not None:
+        return (f"entitlement {entitlement}: {limits.per_day - ledger.calls_today} requests left today are spread "
+                f"over the session, one call per symbol kept for the final refresh; none is due now")
+    return f"entitlement {entitlement}: no new bars can appear now (the market is closed)"
 
 
 def _fetched_since(ledger: Ledger, symbol: str, moment: datetime) -> bool:

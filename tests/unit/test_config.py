@@ -16,6 +16,12 @@ def test_seed_file_runs_the_demo_on_the_free_tier():
     config = PipelineConfig.model_validate(SEED)
     assert config.watchlist == ["TSLA", "MSFT", "GOOGL"]
     assert config.quota.limits().per_day == 25
+    assert config.entitlement == "none", "a free key gets end-of-day data"
+
+
+def test_a_variable_from_before_entitlements_still_validates_as_a_free_key():
+    older = {key: value for key, value in SEED.items() if key != "entitlement"}
+    assert PipelineConfig.model_validate(older).entitlement == "none"
 
 
 @pytest.mark.parametrize(
@@ -26,6 +32,7 @@ def test_seed_file_runs_the_demo_on_the_free_tier():
         ({"watchlist": []}, "watchlist"),
         ({"quota": {**SEED["quota"], "per_day": 0}}, "quota.per_day"),
         ({"watchlst": ["MSFT"]}, "watchlst"),
+        ({"entitlement": "premium"}, "entitlement"),
     ],
 )
 def test_should_name_the_field_of_a_mistake(change, field):
@@ -36,3 +43,15 @@ def test_should_name_the_field_of_a_mistake(change, field):
 
 def test_should_normalise_symbols():
     assert PipelineConfig.model_validate({**SEED, "watchlist": [" msft "]}).watchlist == ["MSFT"]
+
+
+def test_run_target_defaults_to_the_live_pipeline_and_keeps_replays_off_the_live_ledger():
+    from market_pipeline.config import RunTarget, run_params
+    from market_pipeline.settings import BARS_TOPIC, QUOTA_LEDGER_VARIABLE
+
+    live = RunTarget.model_validate({name: param.value for name, param in run_params().items()})
+    assert live == RunTarget() and live.bars_topic == BARS_TOPIC and live.as_of is None
+    with pytest.raises(ValidationError, match="own ledger_variable"):
+        RunTarget(as_of="2026-11-24T16:00:00Z", ledger_variable=QUOTA_LEDGER_VARIABLE)
+    replay = RunTarget(as_of="2026-11-24T16:00:00Z", ledger_variable="replay_ledger").now()
+    assert replay().isoformat().startswith("2026-11-24T16:00")

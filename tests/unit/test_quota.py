@@ -7,7 +7,14 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from market_pipeline.quota import Ledger, QuotaLimits, live_outputsize, next_quota_reset, plan_calls
+from market_pipeline.quota import (
+    Ledger,
+    QuotaLimits,
+    explain_idle,
+    live_outputsize,
+    next_quota_reset,
+    plan_calls,
+)
 from market_pipeline.trading_calendar import publication_time, session_bounds, trading_days
 
 WATCHLIST = ["TSLA", "MSFT", "GOOGL"]
@@ -59,6 +66,14 @@ def test_end_of_day_key_waits_through_a_holiday_and_publishes_a_half_day_early()
     half_day_published = publication_time(HALF_DAY)
     assert half_day_published == datetime(2026, 11, 27, 22, 30, tzinfo=UTC)  # 17:30 US/Eastern
     assert plan_calls(after_wednesday, FREE, WATCHLIST, half_day_published, entitlement="none") == WATCHLIST
+
+
+def test_should_say_why_nothing_is_due():
+    ledger = fetched_ledger(OPEN - timedelta(hours=12))
+    reason = explain_idle(ledger, FREE, WATCHLIST, OPEN, entitlement="none")
+    assert "2026-11-23 session was published" in reason and "2026-11-24 20:30 EST" in reason
+    ledger.mark_exhausted(OPEN)
+    assert "daily limit" in explain_idle(ledger, FREE, WATCHLIST, OPEN, entitlement="realtime")
 
 
 def test_end_of_day_keys_fetch_full_replies():
