@@ -8,28 +8,22 @@ a Spark Structured Streaming job (`Trigger.AvailableNow`, exactly once).
 The decision that matters: a `spark-submit` costs about 10 s of JVM start, so
 `check_backlog` compares Kafka's end offsets with the offsets the warehouse has
 committed and skips the drain when there is nothing new.  Runs share a topic
-and a checkpoint, hence `max_active_runs=1`.  Migrations run at start and
-deploy (`bin/stack start`), not every 90 seconds.
+and a checkpoint, hence `max_active_runs=1`; drains of every DAG share the
+one-slot `warehouse_drain` pool.  Migrations run at start and deploy
+(`bin/stack start`), not every 90 seconds.
 
 The params say where a run works; their defaults are the live pipeline.
 """
 
 from datetime import UTC, datetime, timedelta
 
-from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
 from airflow.sdk import dag, task
 
 from market_pipeline import tasks
 from market_pipeline.alerts import FailureAlert
 from market_pipeline.config import RunTarget, run_params
-from market_pipeline.settings import (
-    ALPHAVANTAGE_POOL,
-    CHECKPOINTS_DIR,
-    KAFKA_CONN_ID,
-    SPARK_APPS_DIR,
-    SPARK_CONN_ID,
-    SPARK_KAFKA_JARS,
-)
+from market_pipeline.drain_tasks import check_backlog_then_drain
+from market_pipeline.settings import ALPHAVANTAGE_POOL
 
 
 @dag(
@@ -49,36 +43,11 @@ from market_pipeline.settings import (
 )
 def market_bars_pipeline():
     @task(pool=ALPHAVANTAGE_POOL)
-    def fetch_bars(params=None, ti=None) -> dict:
-        run = {"dag_id": ti.dag_id, "run_id": ti.run_id, "try_number": ti.try_number}
-        return tasks.fetch_bars(RunTarget.model_validate(params), run)
+    def fetch_bars(params=None, ti=None, dag_run=None) -> dict:
+        return tasks.fetch_bars(RunTarget.model_validate(params), tasks.RunInfo.from_context(ti, dag_run))
 
-    # Runs even when the fetch was skipped (daily limit): earlier bars may still wait in Kafka.
-    @task.short_circuit(trigger_rule="none_failed")
-    def check_backlog(params=None) -> bool:
-        return tasks.has_backlog(RunTarget.model_validate(params))
-
-    drain_to_warehouse = SparkSubmitOperator(
-        task_id="drain_to_warehouse",
-        conn_id=SPARK_CONN_ID,
-        application=str(SPARK_APPS_DIR / "drain_bars_to_warehouse.py"),
-        name="{{ params.query_name }}",
-        jars=SPARK_KAFKA_JARS,
-        application_args=[
-            "--bootstrap-servers", f"{{{{ conn.{KAFKA_CONN_ID}.extra_dejson['bootstrap.servers'] }}}}",
-            "--bars-topic", "{{ params.bars_topic }}",
-            "--dead-letter-topic", "{{ params.dead_letter_topic }}",
-            "--checkpoint", f"{CHECKPOINTS_DIR}/{{{{ params.query_name }}}}",
-            "--query-name", "{{ params.query_name }}",
-            "--max-offsets-per-trigger",
-            "{{ var.json.get(params.config_variable).max_offsets_per_trigger }}",
-        ],
-        # The URI carries the password: environment, not argv.
-        env_vars={"WAREHOUSE_URI": "{{ conn.get(params.warehouse_conn_id).get_uri() }}"},
-        conf={"spark.driver.memory": "1g"},
-    )
-
-    fetch_bars() >> check_backlog() >> drain_to_warehouse
+    check_backlog, _ = check_backlog_then_drain()
+    fetch_bars() >> check_backlog
 
 
 market_bars_pipeline()

@@ -8,11 +8,9 @@ model here validates it, so a typo fails the task with the field's name.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from market_pipeline.alphavantage import Interval, OutputSize
 from market_pipeline.quota import QuotaLimits
@@ -65,7 +63,7 @@ class PipelineConfig(BaseModel):
 class RunTarget(BaseModel):
     """Where one run of the live DAG reads and writes: its params. The defaults are the live
     pipeline; the end-to-end tests point a run at their own Variables, connections, topics and
-    warehouse, and replay a moment of the simulator's virtual clock with `as_of`."""
+    warehouse, and replay another time on the simulator's virtual clock."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -76,21 +74,23 @@ class RunTarget(BaseModel):
     bars_topic: str = BARS_TOPIC
     dead_letter_topic: str = DEAD_LETTER_TOPIC
     query_name: str = DRAIN_QUERY_NAME
-    # Plan and stamp the fetch as of this moment instead of the wall clock (simulator replays only).
-    as_of: AwareDatetime | None = None
+    # Shift the run's clock by this many seconds: replays against the simulator's virtual clock,
+    # which runs at the same offset. Every run and every resumed task of a replay agrees on the time.
+    clock_offset_seconds: float = 0.0
 
     @model_validator(mode="after")
     def _no_replay_on_the_live_ledger(self) -> RunTarget:
-        if self.as_of is not None and self.ledger_variable == QUOTA_LEDGER_VARIABLE:
-            raise ValueError("as_of replays a moment: it needs its own ledger_variable, not the live ledger")
+        if self.clock_offset_seconds and self.ledger_variable == QUOTA_LEDGER_VARIABLE:
+            raise ValueError("clock_offset_seconds replays another time: it needs its own ledger_variable")
         return self
 
-    def now(self) -> Callable[[], datetime]:
-        """The run's clock: the wall clock, or `as_of` advancing at the wall's pace."""
-        if self.as_of is None:
-            return lambda: datetime.now(UTC)
-        started, as_of = time.monotonic(), self.as_of
-        return lambda: as_of + timedelta(seconds=time.monotonic() - started)
+    def now(self) -> datetime:
+        """The run's clock: the wall clock, shifted for replays."""
+        return datetime.now(UTC) + timedelta(seconds=self.clock_offset_seconds)
+
+    def wall_time(self, moment: datetime) -> datetime:
+        """When the wall clock reaches the run's `moment` (a deferral's wake-up time)."""
+        return moment - timedelta(seconds=self.clock_offset_seconds)
 
 
 RUN_PARAM_DESCRIPTIONS = {
@@ -101,7 +101,7 @@ RUN_PARAM_DESCRIPTIONS = {
     "bars_topic": "Kafka topic of valid bars",
     "dead_letter_topic": "Kafka topic of rejected rows",
     "query_name": "Name of the Spark drain: its checkpoint folder and its offsets in the warehouse",
-    "as_of": "Replay this UTC moment instead of the wall clock (simulator only; needs its own ledger)",
+    "clock_offset_seconds": "Shift the run's clock (replays against the simulator only; needs its own ledger)",
 }
 
 
@@ -109,11 +109,9 @@ def run_params() -> dict:
     """The live DAG's params: one per RunTarget field, defaults = the live pipeline."""
     from airflow.sdk import Param
 
-    params = {name: Param(field.default, type="string", description=RUN_PARAM_DESCRIPTIONS[name])
-              for name, field in RunTarget.model_fields.items() if name != "as_of"}
-    params["as_of"] = Param(None, type=["null", "string"], format="date-time",
-                            description=RUN_PARAM_DESCRIPTIONS["as_of"])
-    return params
+    return {name: Param(field.default, type="number" if name == "clock_offset_seconds" else "string",
+                        description=RUN_PARAM_DESCRIPTIONS[name])
+            for name, field in RunTarget.model_fields.items()}
 
 
 def load_config(variable: str = CONFIG_VARIABLE) -> PipelineConfig:

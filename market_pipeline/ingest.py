@@ -199,7 +199,7 @@ def fetch_and_publish(
                 break
             fetched_at = now()
             new_bars, rejected = validate_series(reply, fetched_at, newer_than=state.watermark)
-            published = publish(_messages(new_bars, rejected, *topics))
+            published = publish(messages_for(new_bars, rejected, *topics))
             summary.bars_published += len(new_bars)
             summary.rejected_published += published - len(new_bars)
             if new_bars:
@@ -216,7 +216,9 @@ def fetch_and_publish(
     return summary
 
 
-def _messages(bars: list[Bar], rejected: list[RejectedBar], bars_topic: str, dead_letter_topic: str) -> list[Message]:
+def messages_for(
+    bars: list[Bar], rejected: list[RejectedBar], bars_topic: str, dead_letter_topic: str
+) -> list[Message]:
     return [Message(bars_topic, bar.symbol.encode(), bar.to_message()) for bar in bars] + [
         Message(dead_letter_topic, row.symbol.encode(), row.to_message()) for row in rejected
     ]

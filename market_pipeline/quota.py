@@ -58,10 +58,21 @@ class QuotaLimits:
     per_second: float = 1.0
 
 
+class MonthLoad(BaseModel):
+    """A history month of one symbol, published whole (or answered as unavailable)."""
+
+    run_id: str
+    clear_number: int  # the run's clear number then: a run cleared since is asked to load again
+    bars: int
+    loaded_at: datetime
+    unavailable: str | None = None  # the API's answer for a month before listing or in the future
+
+
 class SymbolState(BaseModel):
-    watermark: datetime | None = None  # bar_time (UTC) of the newest bar published
+    watermark: datetime | None = None  # bar_time (UTC) of the newest live bar published
     last_fetch_at: datetime | None = None
     flagged: str | None = None  # why the API rejected the symbol; flagged symbols are skipped
+    months: dict[str, MonthLoad] = Field(default_factory=dict)  # history loaded, by "YYYY-MM"
 
 
 class Ledger(BaseModel):
@@ -108,6 +119,23 @@ class Ledger(BaseModel):
 def next_quota_reset(now: datetime) -> datetime:
     """The API's day is taken to turn at midnight UTC (the simulator does the same)."""
     return datetime.combine(now.astimezone(UTC).date() + timedelta(days=1), datetime.min.time(), UTC)
+
+
+def history_allowance(
+    ledger: Ledger, limits: QuotaLimits, watchlist: Iterable[str], now: datetime, *, entitlement: Entitlement
+) -> int:
+    """Requests history may spend now without touching what the live fetch needs today.
+
+    End-of-day keys keep one request per symbol for the session published today; capped
+    delayed/realtime keys spend their whole budget on sessions, so history gets only the days
+    without one (keeping the final refresh of the day before); uncapped keys share the minute."""
+    capacity = ledger.capacity(limits, now)
+    if limits.per_day is None:
+        return int(min(capacity, 10_000))
+    reserve = len([symbol for symbol in watchlist if not ledger.symbol(symbol).flagged])
+    if entitlement != "none" and trading_days(now.date(), now.date()):
+        return 0
+    return int(max(0, min(capacity, limits.per_day - ledger.calls_today - reserve)))
 
 
 def live_outputsize(entitlement: Entitlement, configured: str) -> str:

@@ -31,6 +31,8 @@ SPARK_CONN_ID = "spark_default"
 
 # One slot: API calls are serialised, so quota ledger updates never race.
 ALPHAVANTAGE_POOL = "alphavantage_api"
+# One slot: one Spark drain at a time, whatever DAG, run or backfill launched it.
+DRAIN_POOL = "warehouse_drain"
 
 BARS_TOPIC = "market.bars.intraday"
 DEAD_LETTER_TOPIC = "market.bars.dead-letter"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass
 
 from airflow.sdk import Connection, Variable
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
@@ -30,6 +31,24 @@ from market_pipeline.settings import ALPHAVANTAGE_CONN_ID, KAFKA_CONN_ID, QUOTA_
 from market_pipeline.trading_calendar import Entitlement
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """The task try at hand: labels its API call log rows, and tells a task retry (same
+    clear_number) from a run Airflow was asked to run again (cleared)."""
+
+    dag_id: str
+    run_id: str
+    try_number: int
+    clear_number: int = 0
+
+    @classmethod
+    def from_context(cls, ti, dag_run) -> RunInfo:
+        return cls(ti.dag_id, ti.run_id, ti.try_number, dag_run.clear_number or 0)
+
+    def log_labels(self) -> dict:
+        return {"dag_id": self.dag_id, "run_id": self.run_id, "try_number": self.try_number}
 
 
 class LedgerWriteFailed(Exception):
@@ -67,11 +86,10 @@ def alphavantage_client(
                               entitlement=entitlement, observer=observer)
 
 
-def fetch_bars(target: RunTarget, run: dict) -> dict:
+def fetch_bars(target: RunTarget, run: RunInfo) -> dict:
     """Fetch what the quota plan allows and publish it. Skipped when the daily limit is reached
     before anything was fetched; failed without retries when only a new key or plan helps.
-    `run` (dag_id, run_id, try_number) labels this try's rows in the API call log, which is
-    written whatever the outcome."""
+    The try's API call log is written whatever the outcome."""
     config = load_config(target.config_variable)
     producer = kafka_io.make_producer(kafka_config())
     call_log: list[ApiCall] = []
@@ -82,19 +100,23 @@ def fetch_bars(target: RunTarget, run: dict) -> dict:
             lambda messages: kafka_io.produce_all(producer, messages),
             config,
             topics=(target.bars_topic, target.dead_letter_topic),
-            now=target.now(),
+            now=target.now,
             call_log=call_log,
         )
     except (InvalidApiKey, DemoKeyRejected, PremiumOnly) as exc:
         raise AirflowFailException(f"{type(exc).__name__}: {exc}") from None
     finally:
-        warehouse.record_api_calls(warehouse.warehouse_uri(target.warehouse_conn_id), run,
-                                   [call.as_row() for call in call_log])
-        log.info("API call log: %s requests recorded", len(call_log))
+        record_call_log(target, run, call_log)
     log.info("fetch summary: %s", json.dumps(summary.as_dict()))
     if summary.daily_limit_reached and summary.bars_published == 0:
         raise AirflowSkipException("Alpha Vantage daily limit reached; the ledger holds off until the reset")
     return summary.as_dict()
+
+
+def record_call_log(target: RunTarget, run: RunInfo, call_log: list[ApiCall]) -> None:
+    warehouse.record_api_calls(warehouse.warehouse_uri(target.warehouse_conn_id), run.log_labels(),
+                               [call.as_row() for call in call_log])
+    log.info("API call log: %s requests recorded", len(call_log))
 
 
 LIVE = RunTarget()

@@ -26,6 +26,12 @@ KNOWN_SYMBOLS = {
     "TSLA": 240.0, "MSFT": 420.0, "GOOGL": 170.0, "AAPL": 225.0, "AMZN": 185.0,
     "NVDA": 120.0, "META": 560.0, "IBM": 210.0,
 }
+# First trading day of each symbol: the API has no bars before it.
+LISTED = {
+    "TSLA": date(2010, 6, 29), "MSFT": date(1986, 3, 13), "GOOGL": date(2004, 8, 19), "AAPL": date(1980, 12, 12),
+    "AMZN": date(1997, 5, 15), "NVDA": date(1999, 1, 22), "META": date(2012, 5, 18), "IBM": date(1962, 1, 2),
+}
+FIRST_HISTORY_MONTH = "2000-01"  # intraday history reaches back to January 2000
 TICK = Decimal("0.0001")  # the API quotes four decimals
 
 
@@ -83,7 +89,7 @@ def intraday_bars(
     (compact: 100; full: the 30 days before `until`, or the month)."""
     now_eastern = until.astimezone(EASTERN)
     if month is not None:
-        first = date.fromisoformat(f"{month}-01")
+        first = max(date.fromisoformat(f"{month}-01"), LISTED[symbol])
         last = (first.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
     else:
         last = now_eastern.date()
@@ -98,6 +104,13 @@ def intraday_bars(
         if limit is not None and len(bars) >= limit:
             break
     return bars[:limit]
+
+
+def month_available(symbol: str, month: str, until: datetime) -> bool:
+    """Whether the API has a month of intraday history: from 2000-01 and the symbol's listing to
+    the month of `until`."""
+    last_listed_month = LISTED[symbol].strftime("%Y-%m")
+    return max(FIRST_HISTORY_MONTH, last_listed_month) <= month <= until.astimezone(EASTERN).strftime("%Y-%m")
 
 
 def daily_bars(symbol: str, until: datetime, outputsize: str = "compact") -> list[SimBar]:

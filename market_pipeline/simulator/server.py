@@ -205,7 +205,9 @@ class AlphaVantageSimulator:
         month = params.get("month")
         if interval not in market.INTERVAL_MINUTES or outputsize not in ("compact", "full"):
             return invalid
-        if month is not None and (len(month) != 7 or month[4] != "-"):
+        if month is not None and (len(month) != 7 or month[4] != "-"
+                                  or not market.month_available(symbol, month, self.clock.now())):
+            # The API answers a month before its history, before the listing or in the future so.
             return invalid
         extended = params.get("extended_hours", "true").lower() != "false"
         bars = market.intraday_bars(symbol, interval, horizon, extended_hours=extended, month=month,

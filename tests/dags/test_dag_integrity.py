@@ -1,5 +1,6 @@
 """Every DAG file imports cleanly and follows the project's policies."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,7 @@ DAGS_DIR = Path(__file__).resolve().parents[2] / "dags"
 DAG_FILES = sorted(DAGS_DIR.glob("*.py"))
 EXPECTED_TASKS = {
     "market_bars_pipeline": {"fetch_bars", "check_backlog", "drain_to_warehouse"},
+    "market_bars_history": {"fetch_history_month", "check_backlog", "drain_to_warehouse"},
 }
 
 
@@ -41,7 +43,18 @@ def test_should_follow_policies(dagbag, dag_id):
         assert task.on_failure_callback, f"{task.task_id}: failure alert"
 
 
-def test_should_serialise_api_calls_through_the_pool(dagbag):
-    dag = dagbag.dags["market_bars_pipeline"]
-    assert dag.get_task("fetch_bars").pool == "alphavantage_api"
-    assert dag.get_task("drain_to_warehouse").upstream_task_ids == {"check_backlog"}
+def test_should_serialise_api_calls_and_drains_through_one_slot_pools(dagbag):
+    pipeline, history = dagbag.dags["market_bars_pipeline"], dagbag.dags["market_bars_history"]
+    assert pipeline.get_task("fetch_bars").pool == history.get_task("fetch_history_month").pool == "alphavantage_api"
+    for dag in (pipeline, history):
+        assert dag.get_task("drain_to_warehouse").pool == "warehouse_drain"
+        assert dag.get_task("drain_to_warehouse").upstream_task_ids == {"check_backlog"}
+    pools = json.loads((DAGS_DIR.parent / "config" / "airflow_pools.json").read_text())
+    assert pools["alphavantage_api"]["slots"] == pools["warehouse_drain"]["slots"] == 1
+
+
+def test_history_runs_once_a_month_from_a_fixed_start(dagbag):
+    history = dagbag.dags["market_bars_history"]
+    assert history.timetable.summary == "0 0 1 * *" and history.timetable.periodic
+    assert type(history.timetable).__name__ == "CronDataIntervalTimetable", "a run loads the month it follows"
+    assert history.start_date.isoformat() == "2024-01-01T00:00:00+00:00"

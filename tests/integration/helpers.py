@@ -1,21 +1,32 @@
-"""Helpers of the integration tests: producing test bars, running the Spark job, reading the warehouse."""
+"""Helpers of the integration tests: producing test bars, running the Spark job, reading the warehouse,
+and sandboxed pipelines inside the running Airflow."""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import threading
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import psycopg
 
-from market_pipeline import kafka_io
+from market_pipeline import kafka_io, warehouse
+from market_pipeline.airflow_api import AirflowApi
 from market_pipeline.bars import Bar
-from market_pipeline.settings import SPARK_APPS_DIR, SPARK_KAFKA_JARS
+from market_pipeline.config import RunTarget
+from market_pipeline.quota import Ledger
+from market_pipeline.settings import CHECKPOINTS_DIR, CONFIG_VARIABLE, SPARK_APPS_DIR, SPARK_KAFKA_JARS
+from market_pipeline.simulator import AlphaVantageSimulator, SimClock, SimulatorOptions, make_server
 
 DRAIN_APP = SPARK_APPS_DIR / "drain_bars_to_warehouse.py"
 BASE_TIME = datetime(2026, 11, 24, 14, 30, tzinfo=UTC)
@@ -89,3 +100,80 @@ def batches(uri: str, query_name: str) -> list[tuple]:
 
 def raw(value: dict | str) -> bytes:
     return (value if isinstance(value, str) else json.dumps(value)).encode()
+
+
+@dataclass
+class Sandbox:
+    """A pipeline of its own inside the running Airflow: a simulator on a virtual clock, an API
+    connection and key, config and ledger Variables, topics, a drain query and the tests'
+    warehouse database, all named by one suffix; runs reach it through the DAGs' params."""
+
+    api: AirflowApi
+    simulator: AlphaVantageSimulator
+    api_key: str
+    warehouse_uri: str
+    target: RunTarget
+
+    def config(self) -> dict:
+        return json.loads(self.api.call("GET", f"variables/{self.target.config_variable}")["value"])
+
+    def set_config(self, **changes) -> None:
+        self.api.call("PATCH", f"variables/{self.target.config_variable}",
+                      json={"key": self.target.config_variable, "value": json.dumps({**self.config(), **changes})})
+
+    def advance(self, delta: timedelta) -> None:
+        """Move the simulator's clock and the runs' clock together."""
+        self.simulator.clock.advance(delta)
+        self.target = self.target.model_copy(
+            update={"clock_offset_seconds": self.target.clock_offset_seconds + delta.total_seconds()})
+
+    def ledger(self) -> Ledger:
+        response = self.api.request("GET", f"variables/{self.target.ledger_variable}")
+        return Ledger.model_validate_json(response.json()["value"]) if response.status_code == 200 else Ledger()
+
+
+@contextmanager
+def sandbox(api: AirflowApi, kafka_bootstrap: str, warehouse_uri: str, *, start: datetime,
+            options: SimulatorOptions, **config_changes) -> Iterator[Sandbox]:
+    suffix = uuid.uuid4().hex[:8]
+    clock_offset = (start - datetime.now(UTC)).total_seconds()
+    simulator = AlphaVantageSimulator(SimClock(start), options)
+    server = make_server(simulator)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    api_key = f"SANDBOXKEY-{uuid.uuid4().hex}"
+    target = RunTarget(
+        config_variable=f"market_data_config_{suffix}", ledger_variable=f"quota_ledger_{suffix}",
+        alphavantage_conn_id=f"alphavantage_{suffix}", warehouse_conn_id=f"warehouse_{suffix}",
+        bars_topic=f"sandbox.bars.{suffix}", dead_letter_topic=f"sandbox.dead-letter.{suffix}",
+        query_name=f"sandbox_{suffix}", clock_offset_seconds=clock_offset,
+    )
+    kafka_io.ensure_topics(kafka_bootstrap, {target.bars_topic: 3, target.dead_letter_topic: 1})
+    warehouse.recreate(warehouse_uri)
+    live_config = json.loads(api.call("GET", f"variables/{CONFIG_VARIABLE}")["value"])
+    api.call("POST", "variables", json={"key": target.config_variable,
+                                        "value": json.dumps({**live_config, **config_changes})})
+    api.call("POST", "connections", json={
+        "connection_id": target.alphavantage_conn_id, "conn_type": "http",
+        "host": f"http://127.0.0.1:{server.server_address[1]}/query", "password": api_key})
+    db = urlsplit(warehouse_uri)
+    api.call("POST", "connections", json={
+        "connection_id": target.warehouse_conn_id, "conn_type": "postgres", "host": db.hostname, "port": db.port,
+        "login": db.username, "password": db.password, "schema": db.path.lstrip("/")})
+    try:
+        yield Sandbox(api, simulator, api_key, warehouse_uri, target)
+    finally:
+        for conn_id in (target.alphavantage_conn_id, target.warehouse_conn_id):
+            api.request("DELETE", f"connections/{conn_id}")
+        for key in (target.config_variable, target.ledger_variable):
+            api.request("DELETE", f"variables/{key}")
+        shutil.rmtree(CHECKPOINTS_DIR / target.query_name, ignore_errors=True)
+        server.shutdown()
+        server.server_close()
+
+
+def run_dag(api: AirflowApi, dag_id: str, target: RunTarget) -> tuple[str, dict, dict]:
+    """Trigger a run on the sandbox, ahead of the scheduled ones; wait for its end."""
+    run_id = api.trigger(dag_id, conf=target.model_dump(mode="json"), ahead_of_schedule=True)
+    api.unpause(dag_id)
+    run = api.wait_for_run(dag_id, run_id, timeout_seconds=600)
+    return run_id, run, api.task_states(dag_id, run_id)

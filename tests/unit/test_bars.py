@@ -42,6 +42,17 @@ def test_should_return_bars_oldest_first():
     assert [bar.bar_time.minute for bar in bars] == [35, 40]
 
 
+def test_should_leave_out_rows_at_or_before_the_watermark_but_never_a_malformed_timestamp():
+    broken = {**GOOD_ROW, "5. volume": "-1"}
+    rows = [("2026-11-24 09:40:00", GOOD_ROW), ("2026-11-24 09:35:00", broken), ("2026-11-24 09:30:00", GOOD_ROW),
+            ("2026-11-24 09:20", GOOD_ROW), ("2026-02-30 09:00:00", GOOD_ROW)]
+    watermark = datetime(2026, 11, 24, 14, 35, tzinfo=UTC)  # 09:35 US/Eastern, already published
+    bars, rejected = validate_series(reply(rows), FETCHED_AT, newer_than=watermark)
+    assert [bar.bar_time.minute for bar in bars] == [40]
+    assert sorted(row.raw["timestamp"] for row in rejected) == ["2026-02-30 09:00:00", "2026-11-24 09:20"], (
+        "the broken 09:35 row was dead-lettered when first seen; malformed timestamps are always rejected")
+
+
 def test_should_reject_each_broken_rule_with_its_reason():
     cases = {
         "high below close": ({**GOOD_ROW, "2. high": "100.5000"}, "high"),
@@ -109,15 +120,15 @@ payloads = st.fixed_dictionaries({}, optional={
 def test_property_no_malformed_reply_puts_an_invalid_bar_on_the_main_topic(payload):
     from market_pipeline.alphavantage import AlphaVantageError, parse_series
     from market_pipeline.bars import Bar
-    from market_pipeline.ingest import _messages
-    from market_pipeline.settings import BARS_TOPIC
+    from market_pipeline.ingest import messages_for
+    from market_pipeline.settings import BARS_TOPIC, DEAD_LETTER_TOPIC
 
     try:
         series = parse_series(payload, "MSFT", "5min")
     except AlphaVantageError:
         return  # rejected whole: nothing is published
     bars, rejected = validate_series(series, FETCHED_AT)
-    for message in _messages(bars, rejected):
+    for message in messages_for(bars, rejected, BARS_TOPIC, DEAD_LETTER_TOPIC):
         if message.topic == BARS_TOPIC:
             bar = Bar.model_validate_json(message.value)  # re-validates every rule
             assert bar.symbol == "MSFT" and bar.interval == "5min"

@@ -1,6 +1,7 @@
 """The `market_data_config` Variable: the seed file is valid, and mistakes name their field."""
 
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -50,8 +51,10 @@ def test_run_target_defaults_to_the_live_pipeline_and_keeps_replays_off_the_live
     from market_pipeline.settings import BARS_TOPIC, QUOTA_LEDGER_VARIABLE
 
     live = RunTarget.model_validate({name: param.value for name, param in run_params().items()})
-    assert live == RunTarget() and live.bars_topic == BARS_TOPIC and live.as_of is None
+    assert live == RunTarget() and live.bars_topic == BARS_TOPIC and live.clock_offset_seconds == 0
     with pytest.raises(ValidationError, match="own ledger_variable"):
-        RunTarget(as_of="2026-11-24T16:00:00Z", ledger_variable=QUOTA_LEDGER_VARIABLE)
-    replay = RunTarget(as_of="2026-11-24T16:00:00Z", ledger_variable="replay_ledger").now()
-    assert replay().isoformat().startswith("2026-11-24T16:00")
+        RunTarget(clock_offset_seconds=-3600, ledger_variable=QUOTA_LEDGER_VARIABLE)
+    replay = RunTarget(clock_offset_seconds=-3600, ledger_variable="replay_ledger")
+    assert abs(replay.now() - (datetime.now(UTC) - timedelta(hours=1))) < timedelta(seconds=5)
+    reset = datetime(2026, 11, 25, tzinfo=UTC)
+    assert replay.wall_time(reset) == reset + timedelta(hours=1)

@@ -1,0 +1,55 @@
+"""The two tasks that end every DAG that publishes bars: a backlog check, then the Spark drain.
+
+Shared by `market_bars_pipeline` and `market_bars_history`, so both launch the
+drain the same way, and both in the one-slot `warehouse_drain` pool: whatever
+DAG, run or backfill publishes, only one drain runs on a checkpoint at a time.
+"""
+
+from __future__ import annotations
+
+from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
+from airflow.sdk import task
+
+from market_pipeline import tasks
+from market_pipeline.config import RunTarget
+from market_pipeline.settings import (
+    CHECKPOINTS_DIR,
+    DRAIN_POOL,
+    KAFKA_CONN_ID,
+    SPARK_APPS_DIR,
+    SPARK_CONN_ID,
+    SPARK_KAFKA_JARS,
+)
+
+
+def check_backlog_then_drain():
+    """(check_backlog, drain_to_warehouse), chained; call inside a DAG and put the fetch before."""
+
+    # Runs even when the fetch was skipped (daily limit): earlier bars may still wait in Kafka.
+    @task.short_circuit(trigger_rule="none_failed")
+    def check_backlog(params=None) -> bool:
+        return tasks.has_backlog(RunTarget.model_validate(params))
+
+    drain_to_warehouse = SparkSubmitOperator(
+        task_id="drain_to_warehouse",
+        pool=DRAIN_POOL,
+        conn_id=SPARK_CONN_ID,
+        application=str(SPARK_APPS_DIR / "drain_bars_to_warehouse.py"),
+        name="{{ params.query_name }}",
+        jars=SPARK_KAFKA_JARS,
+        application_args=[
+            "--bootstrap-servers", f"{{{{ conn.{KAFKA_CONN_ID}.extra_dejson['bootstrap.servers'] }}}}",
+            "--bars-topic", "{{ params.bars_topic }}",
+            "--dead-letter-topic", "{{ params.dead_letter_topic }}",
+            "--checkpoint", f"{CHECKPOINTS_DIR}/{{{{ params.query_name }}}}",
+            "--query-name", "{{ params.query_name }}",
+            "--max-offsets-per-trigger",
+            "{{ var.json.get(params.config_variable).max_offsets_per_trigger }}",
+        ],
+        # The URI carries the password: environment, not argv.
+        env_vars={"WAREHOUSE_URI": "{{ conn.get(params.warehouse_conn_id).get_uri() }}"},
+        conf={"spark.driver.memory": "1g"},
+    )
+    check = check_backlog()
+    check >> drain_to_warehouse
+    return check, drain_to_warehouse

@@ -1,0 +1,184 @@
+"""The history fetch: one calendar month of intraday bars per watchlist symbol.
+
+Called by the `market_bars_history` DAG (through `market_pipeline.operators`)
+for its data interval's month, one run per month, so Airflow's backfill is the
+interface.  Every request goes through the same ledger, meter and pool as the
+live fetch (`market_pipeline.ingest`), and history spends only what
+`quota.history_allowance` leaves it, never the live fetch's reserve.  Bars go
+to the same topics in the same format; the live watermark neither filters
+them nor moves.
+
+A (symbol, month) is recorded in the ledger once published whole, so a task
+retry fetches only what is missing; a run that Airflow runs again (a backfill
+with `--reprocess-behavior`, or a Clear) has a higher clear number and loads
+its month again.  A month still in progress is not fetched: the task waits
+(defers) until its last session is visible to the key.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+
+from market_pipeline.alphavantage import (
+    AlphaVantageClient,
+    DailyLimitReached,
+    InvalidCall,
+    MalformedReply,
+    ReplyMismatch,
+    RequestObserver,
+)
+from market_pipeline.bars import validate_series
+from market_pipeline.config import PipelineConfig
+from market_pipeline.ingest import (
+    ApiCall,
+    FetchIncomplete,
+    LedgerStore,
+    QuotaMeter,
+    QuotaRefused,
+    messages_for,
+)
+from market_pipeline.kafka_io import Message
+from market_pipeline.quota import MonthLoad, history_allowance, next_quota_reset
+from market_pipeline.settings import BARS_TOPIC, DEAD_LETTER_TOPIC
+from market_pipeline.trading_calendar import (
+    EASTERN,
+    ENTITLEMENT_DELAY,
+    Entitlement,
+    publication_time,
+    session_bounds,
+    trading_days,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class HistorySummary:
+    month: str
+    symbols: list[str] = field(default_factory=list)  # the month's symbols to load in this run
+    loaded: list[str] = field(default_factory=list)
+    already_loaded: list[str] = field(default_factory=list)
+    unavailable: dict[str, str] = field(default_factory=dict)
+    calls: int = 0
+    bars_published: int = 0
+    rejected_published: int = 0
+    resume_at: datetime | None = None  # the quota ran out: wait for its reset
+    requests_left_for_history: int = 0
+
+    @property
+    def remaining(self) -> list[str]:
+        return [s for s in self.symbols if s not in self.loaded and s not in self.unavailable]
+
+    def as_dict(self) -> dict:
+        return {**self.__dict__, "resume_at": self.resume_at.isoformat() if self.resume_at else None}
+
+
+def month_of(interval_start: datetime) -> str:
+    """The month of a run's data interval (the DAG's monthly timetable runs in UTC)."""
+    return interval_start.astimezone(UTC).strftime("%Y-%m")
+
+
+def month_complete_at(month: str, entitlement: Entitlement) -> datetime:
+    """When the key can see the month's last bar: its last session published, or ended plus the delay."""
+    first = date.fromisoformat(f"{month}-01")
+    last_day = (first.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+    sessions = trading_days(first, last_day)
+    if not sessions:
+        return datetime.combine(last_day, datetime.min.time(), EASTERN)
+    if entitlement == "none":
+        return publication_time(sessions[-1])
+    return session_bounds(sessions[-1], extended_hours=True)[1] + ENTITLEMENT_DELAY[entitlement]
+
+
+def fetch_history_month(
+    connect: Callable[[RequestObserver], AlphaVantageClient],
+    store: LedgerStore,
+    publish: Callable[[list[Message]], int],
+    config: PipelineConfig,
+    month: str,
+    *,
+    run_id: str,
+    clear_number: int,
+    topics: tuple[str, str] = (BARS_TOPIC, DEAD_LETTER_TOPIC),
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    sleep: Callable[[float], None] = time.sleep,
+    call_log: list[ApiCall] | None = None,
+) -> HistorySummary:
+    """Load what the allowance pays for; `resume_at` says when to go on if requests ran out."""
+    ledger = store.load()
+    limits = config.quota.limits()
+    summary = HistorySummary(month)
+    for symbol in config.watchlist:
+        state = ledger.symbol(symbol)
+        done = state.months.get(month)
+        if state.flagged:
+            continue
+        if done is not None and not (done.run_id == run_id and done.clear_number < clear_number):
+            summary.already_loaded.append(symbol)
+        else:
+            summary.symbols.append(symbol)
+    complete_at = month_complete_at(month, config.entitlement)
+    if now() < complete_at:
+        # A month still in progress: wait for its last bar rather than load part of it.
+        summary.resume_at = complete_at
+        log.info("%s is not complete for entitlement %s before %s", month, config.entitlement, complete_at)
+        return summary
+    meter = QuotaMeter(store, ledger, limits, config.entitlement, now, sleep,
+                       call_log if call_log is not None else [])
+    client = connect(meter)
+    failed: dict[str, str] = {}
+    try:
+        for symbol in summary.symbols:
+            if history_allowance(ledger, limits, config.watchlist, now(), entitlement=config.entitlement) < 1:
+                summary.resume_at = ledger.exhausted_until or next_quota_reset(now())
+                break
+            try:
+                reply = client.intraday(symbol, config.interval, outputsize="full", month=month,
+                                        extended_hours=config.extended_hours)
+            except QuotaRefused:
+                summary.resume_at = next_quota_reset(now())
+                break
+            except DailyLimitReached:
+                ledger.mark_exhausted(now())
+                store.save(ledger)
+                summary.resume_at = ledger.exhausted_until
+                break
+            except InvalidCall as exc:
+                # For a known symbol, a month before its listing or in the future.
+                summary.unavailable[symbol] = str(exc)
+                ledger.symbol(symbol).months[month] = MonthLoad(
+                    run_id=run_id, clear_number=clear_number, bars=0, loaded_at=now(), unavailable=str(exc))
+                store.save(ledger)
+                continue
+            except (MalformedReply, ReplyMismatch) as exc:
+                failed[symbol] = f"{type(exc).__name__}: {exc}"
+                continue
+            bars, rejected = validate_series(reply, now())
+            published = publish(messages_for(bars, rejected, *topics))
+            summary.bars_published += len(bars)
+            summary.rejected_published += published - len(bars)
+            summary.loaded.append(symbol)
+            ledger.symbol(symbol).months[month] = MonthLoad(
+                run_id=run_id, clear_number=clear_number, bars=len(bars), loaded_at=now())
+            store.save(ledger)
+            log.info("%s %s: %s bars published, %s rejected", symbol, month, len(bars), len(rejected))
+    finally:
+        summary.calls = meter.requests
+        summary.requests_left_for_history = history_allowance(
+            ledger, limits, config.watchlist, now(), entitlement=config.entitlement)
+    if failed:
+        raise FetchIncomplete(f"{month}: published {summary.loaded}; unusable replies: {failed}")
+    return summary
+
+
+def history_progress(ledger_months: dict[str, dict[str, MonthLoad]], watchlist: list[str]) -> str:
+    """"N of M symbol-months loaded, from the first month loaded to the last", for the task log."""
+    months = sorted({month for loads in ledger_months.values() for month in loads})
+    if not months:
+        return "no history loaded yet"
+    done = sum(1 for symbol in watchlist for month in months if month in ledger_months.get(symbol, {}))
+    return f"{done} of {len(months) * len(watchlist)} symbol-months loaded ({months[0]} to {months[-1]})"

@@ -1,0 +1,68 @@
+"""Custom operators: the history fetch, which must defer while the quota is spent.
+
+A TaskFlow task cannot defer to a method of its own, so the history fetch is
+an operator: it loads what the day's allowance pays for, then, if symbols are
+left, defers on a `DateTimeTrigger` until the quota resets.  A deferred task
+holds no worker slot and, with the pool's `include_deferred` off, no slot of
+the API pool either; the triggerer wakes it and it goes on where it stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from airflow.providers.standard.triggers.temporal import DateTimeTrigger
+from airflow.sdk import BaseOperator, Variable
+from airflow.sdk.exceptions import AirflowFailException
+
+from market_pipeline import kafka_io
+from market_pipeline.alphavantage import DemoKeyRejected, InvalidApiKey, PremiumOnly
+from market_pipeline.config import RunTarget, load_config
+from market_pipeline.history import fetch_history_month, history_progress, month_of
+from market_pipeline.ingest import ApiCall
+from market_pipeline.quota import Ledger
+from market_pipeline.tasks import RunInfo, VariableLedgerStore, alphavantage_client, kafka_config, record_call_log
+
+log = logging.getLogger(__name__)
+
+
+class FetchHistoryMonthOperator(BaseOperator):
+    """Fetches the month of the run's data interval for every watchlist symbol; defers until the
+    quota resets when the day's history allowance is spent."""
+
+    def execute(self, context: Any) -> dict:
+        target = RunTarget.model_validate(context["params"])
+        run = RunInfo.from_context(context["ti"], context["dag_run"])
+        month = month_of(context["data_interval_start"])
+        config = load_config(target.config_variable)
+        producer = kafka_io.make_producer(kafka_config())
+        call_log: list[ApiCall] = []
+        try:
+            summary = fetch_history_month(
+                lambda observer: alphavantage_client(target.alphavantage_conn_id, config.entitlement, observer),
+                VariableLedgerStore(target.ledger_variable),
+                lambda messages: kafka_io.produce_all(producer, messages),
+                config, month, run_id=run.run_id, clear_number=run.clear_number,
+                topics=(target.bars_topic, target.dead_letter_topic), now=target.now,
+                call_log=call_log,
+            )
+        except (InvalidApiKey, DemoKeyRejected, PremiumOnly) as exc:
+            raise AirflowFailException(f"{type(exc).__name__}: {exc}") from None
+        finally:
+            record_call_log(target, run, call_log)
+        ledger = Ledger.model_validate_json(Variable.get(target.ledger_variable, default=None) or "{}")
+        log.info("%s: loaded %s, already loaded %s, unavailable %s, left %s; %s requests left today for "
+                 "history; %s", month, summary.loaded, summary.already_loaded, list(summary.unavailable),
+                 summary.remaining, summary.requests_left_for_history,
+                 history_progress({s: st.months for s, st in ledger.symbols.items()}, config.watchlist))
+        if summary.remaining and summary.resume_at is not None:
+            wake = target.wall_time(summary.resume_at)
+            log.info("quota spent for today: deferring until %s (wall clock %s)", summary.resume_at, wake)
+            self.defer(trigger=DateTimeTrigger(moment=wake), method_name="resume")
+        log.info("history summary: %s", json.dumps(summary.as_dict()))
+        return summary.as_dict()
+
+    def resume(self, context: Any, event: Any = None) -> dict:
+        return self.execute(context)

@@ -1,0 +1,113 @@
+"""The history fetch and the simulator's month replies: whole months, the live reserve kept,
+deferral when the allowance is spent, loaded months skipped unless the run was cleared."""
+
+from datetime import UTC, datetime
+
+from market_pipeline.alphavantage import AlphaVantageClient
+from market_pipeline.bars import Bar
+from market_pipeline.config import PipelineConfig, QuotaConfig
+from market_pipeline.history import fetch_history_month
+from market_pipeline.ingest import MemoryLedgerStore
+from market_pipeline.quota import QuotaLimits, history_allowance
+from market_pipeline.simulator import market
+from market_pipeline.trading_calendar import EASTERN
+from tests.conftest import TEST_API_KEY
+
+NOVEMBER_2024_SESSIONS = 20  # 21 weekdays, Thanksgiving closed; the 29th a half day
+CONFIG = PipelineConfig(
+    watchlist=["TSLA", "MSFT", "GOOGL"], interval="5min", outputsize="compact", extended_hours=True,
+    entitlement="none", fetch_when_closed=False, quota=QuotaConfig(per_day=8, per_minute=None, per_second=1000),
+    max_offsets_per_trigger=1000,
+)
+
+
+def load(simulator, store, month, *, run_id="backfill__2024", clear_number=0, config=CONFIG, published=None):
+    published = [] if published is None else published
+    summary = fetch_history_month(
+        lambda observer: AlphaVantageClient(simulator.base_url, TEST_API_KEY, observer=observer, max_attempts=1),
+        store, lambda messages: published.extend(messages) or len(messages), config, month,
+        run_id=run_id, clear_number=clear_number, now=simulator.simulator.clock.now, sleep=lambda s: None,
+    )
+    return summary, published
+
+
+def test_simulator_month_reply_holds_every_session_of_the_month_holidays_absent_half_days_short(simulator):
+    reply = AlphaVantageClient(simulator.base_url, TEST_API_KEY).intraday("MSFT", outputsize="full",
+                                                                          month="2024-11")
+    days = {}
+    for stamp, _ in reply.rows:
+        days.setdefault(stamp[:10], []).append(stamp)
+    assert len(days) == NOVEMBER_2024_SESSIONS and "2024-11-28" not in days
+    assert len(days["2024-11-29"]) == 156 and max(days["2024-11-29"]) == "2024-11-29 16:55:00"  # 04:00-17:00
+    assert all(len(stamps) == 192 for day, stamps in days.items() if day != "2024-11-29")
+    again = AlphaVantageClient(simulator.base_url, TEST_API_KEY).intraday("MSFT", outputsize="full", month="2024-11")
+    assert again.rows == reply.rows, "deterministic"
+
+
+def test_simulator_answers_a_future_month_or_one_before_the_listing_as_an_invalid_call(simulator):
+    sim = simulator.simulator
+    for symbol, month in (("MSFT", "2027-01"), ("META", "2012-04"), ("MSFT", "1999-12")):
+        _, body = sim.answer({"function": "TIME_SERIES_INTRADAY", "symbol": symbol, "interval": "5min",
+                              "month": month, "outputsize": "full", "apikey": TEST_API_KEY})
+        assert body.lstrip().startswith('{\n    "Error Message": "Invalid API call'), (symbol, month)
+
+
+def test_history_spends_only_what_the_live_fetch_does_not_need_then_says_when_to_resume(simulator):
+    store = MemoryLedgerStore()
+    summary, published = load(simulator, store, "2024-11")
+    # per_day 8, three kept for the live fetch: five for history.
+    assert summary.loaded == ["TSLA", "MSFT", "GOOGL"] and summary.calls == 3
+    assert summary.requests_left_for_history == 2
+    summary, _ = load(simulator, store, "2024-10")
+    assert summary.loaded == ["TSLA", "MSFT"] and summary.remaining == ["GOOGL"]
+    assert summary.resume_at == datetime(2026, 11, 25, tzinfo=UTC), "the quota's reset"
+    assert store.load().calls_today == 5
+
+    simulator.simulator.clock.set(datetime(2026, 11, 25, 0, 1, tzinfo=UTC))
+    summary, _ = load(simulator, store, "2024-10")
+    assert summary.already_loaded == ["TSLA", "MSFT"] and summary.loaded == ["GOOGL"] and summary.calls == 1
+
+
+def test_history_publishes_every_bar_of_the_month_and_leaves_the_live_watermark_alone(simulator):
+    store = MemoryLedgerStore()
+    ledger = store.load()
+    live_watermark = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)
+    ledger.symbol("MSFT").watermark = live_watermark
+    store.save(ledger)
+    config = CONFIG.model_copy(update={"watchlist": ["MSFT"]})
+    summary, published = load(simulator, store, "2024-11", config=config)
+    bars = [Bar.model_validate_json(m.value) for m in published]
+    expected = [bar.start for day in market.trading_days(datetime(2024, 11, 1).date(), datetime(2024, 11, 30).date())
+                for bar in market.day_bars("MSFT", "5min", day, True)]
+    assert sorted(bar.bar_time for bar in bars) == sorted(expected)
+    assert summary.bars_published == len(expected)
+    assert store.load().symbol("MSFT").watermark == live_watermark
+
+
+def test_a_loaded_month_is_skipped_unless_its_run_was_cleared(simulator):
+    store = MemoryLedgerStore()
+    config = CONFIG.model_copy(update={"watchlist": ["MSFT"]})
+    load(simulator, store, "2024-11", config=config)
+    summary, _ = load(simulator, store, "2024-11", config=config)  # a task retry
+    assert summary.already_loaded == ["MSFT"] and summary.calls == 0
+    summary, _ = load(simulator, store, "2024-11", config=config, clear_number=1)  # reprocess asked
+    assert summary.loaded == ["MSFT"] and summary.calls == 1
+
+
+def test_a_month_the_api_does_not_have_is_recorded_not_flagged(simulator):
+    store = MemoryLedgerStore()
+    summary, _ = load(simulator, store, "2012-04", config=CONFIG.model_copy(update={"watchlist": ["META", "MSFT"]}))
+    assert list(summary.unavailable) == ["META"] and summary.loaded == ["MSFT"]
+    assert store.load().symbol("META").flagged is None
+
+
+def test_capped_intraday_keys_leave_history_only_days_without_a_session():
+    from market_pipeline.quota import Ledger
+
+    limits = QuotaLimits(per_day=25, per_minute=None, per_second=1)
+    tuesday = datetime(2026, 11, 24, 12, 0, tzinfo=EASTERN)
+    saturday = datetime(2026, 11, 28, 12, 0, tzinfo=EASTERN)
+    watchlist = CONFIG.watchlist
+    assert history_allowance(Ledger(), limits, watchlist, tuesday, entitlement="none") == 22
+    assert history_allowance(Ledger(), limits, watchlist, tuesday, entitlement="realtime") == 0
+    assert history_allowance(Ledger(), limits, watchlist, saturday, entitlement="realtime") == 22
