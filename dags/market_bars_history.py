@@ -31,7 +31,7 @@ from market_pipeline.settings import ALPHAVANTAGE_POOL
     # Data intervals: the run at 1 December (UTC) loads November, a backfill's run for
     # 2024-01-01 loads January 2024.
     schedule=CronDataIntervalTimetable("@monthly", timezone="UTC"),
-    start_date=datetime(2024, 1, 1, tzinfo=UTC),
+    start_date=datetime(2000, 1, 1, tzinfo=UTC),  # the API's intraday history starts in January 2000
     catchup=False,
     max_active_runs=1,
     default_args={

@@ -3,6 +3,7 @@ Kafka, Spark and Postgres, in sandboxes (`tests.integration.helpers.sandbox`) wh
 runs on a virtual clock."""
 
 import time
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -17,6 +18,7 @@ HISTORY = "market_bars_history"
 LIVE = "market_bars_pipeline"
 WATCHLIST = ["TSLA", "MSFT", "GOOGL"]
 FIRST_QUARTER_2024 = ("2024-01-01", "2024-03-31")
+SECOND_HALF_2023 = ("2023-07-01", "2023-09-30")
 
 
 @pytest.fixture(scope="module")
@@ -29,31 +31,49 @@ def api() -> AirflowApi:
         api.pause(dag_id)
 
 
-def start_backfill(api: AirflowApi, target, first: str, last: str, **options) -> int:
+@dataclass(frozen=True)
+class Backfill:
+    id: int
+    first: str
+    last: str
+
+
+def forget_runs(api: AirflowApi, first: str, last: str) -> None:
+    """Runs are keyed by logical date: delete what earlier test sessions left in these months."""
+    for run in history_runs(api, first, last):
+        api.call("DELETE", f"dags/{HISTORY}/dagRuns/{run['dag_run_id']}")
+
+
+def history_runs(api: AirflowApi, first: str, last: str) -> list[dict]:
+    runs = api.call("GET", f"dags/{HISTORY}/dagRuns?limit=100&logical_date_gte={first}T00:00:00Z"
+                           f"&logical_date_lte={last}T00:00:00Z")["dag_runs"]
+    return sorted(runs, key=lambda run: run["logical_date"])
+
+
+def start_backfill(api: AirflowApi, target, first: str, last: str, **options) -> Backfill:
     """What `airflow backfill create` and the UI's Backfill dialog do, through the REST API."""
     backfill = api.call("POST", "backfills", json={
         "dag_id": HISTORY, "from_date": f"{first}T00:00:00Z", "to_date": f"{last}T00:00:00Z",
         "dag_run_conf": target.model_dump(mode="json"), "max_active_runs": 3, **options})
     api.unpause(HISTORY)
-    return backfill["id"]
+    return Backfill(backfill["id"], first, last)
 
 
-def backfill(api: AirflowApi, target, first: str, last: str, **options) -> list:
+def backfill(api: AirflowApi, target, first: str, last: str, **options) -> list[dict]:
     return wait_for_backfill(api, start_backfill(api, target, first, last, **options))
 
 
-def wait_for_backfill(api: AirflowApi, backfill_id: int, timeout: float = 900, seen: set | None = None) -> list:
-    """Until Airflow marks the backfill completed; its runs (a run already done is not run again)."""
+def wait_for_backfill(api: AirflowApi, backfill: Backfill, timeout: float = 900, seen: set | None = None) -> list:
+    """Until Airflow marks the backfill completed; then the runs of its months."""
     deadline = time.monotonic() + timeout
     while True:
-        runs = [run for run in api.call("GET", f"dags/{HISTORY}/dagRuns?limit=100")["dag_runs"]
-                if run.get("backfill_id") == backfill_id]
+        runs = history_runs(api, backfill.first, backfill.last)
         if seen is not None:
             for run in runs:
                 seen.update(api.task_states(HISTORY, run["dag_run_id"]).values())
-        if api.call("GET", f"backfills/{backfill_id}")["completed_at"] is not None:
+        if api.call("GET", f"backfills/{backfill.id}")["completed_at"] is not None:
             return runs
-        assert time.monotonic() < deadline, f"backfill {backfill_id} still running: {runs}"
+        assert time.monotonic() < deadline, f"backfill {backfill.id} still running: {runs}"
         time.sleep(1)
 
 
@@ -83,6 +103,7 @@ def free_key(api, kafka_bootstrap, test_warehouse_uri):
 
 @pytest.fixture(scope="module")
 def first_quarter(api, free_key) -> list:
+    forget_runs(api, *FIRST_QUARTER_2024)
     return backfill(api, free_key.target, *FIRST_QUARTER_2024)
 
 
@@ -110,9 +131,10 @@ def test_a_backfill_loads_every_bar_of_three_months_exactly_once(api, free_key, 
 
 def test_a_live_run_and_a_backfill_never_drain_at_once(api, free_key, first_quarter):
     box = free_key
-    backfill_id = start_backfill(api, box.target, "2024-04-01", "2024-05-31")
+    forget_runs(api, "2024-04-01", "2024-05-31")
+    started = start_backfill(api, box.target, "2024-04-01", "2024-05-31")
     run_id, run, states = run_dag(api, LIVE, box.target)
-    backfill_runs = wait_for_backfill(api, backfill_id)
+    backfill_runs = wait_for_backfill(api, started)
     assert run["state"] == "success" and states["drain_to_warehouse"] in ("success", "skipped"), states
     assert all(r["state"] == "success" for r in backfill_runs)
 
@@ -142,8 +164,9 @@ def test_a_backfill_larger_than_the_budget_defers_until_the_reset(api, kafka_boo
     before_midnight = datetime(2026, 11, 24, 23, 58, 40, tzinfo=UTC)
     with sandbox(api, kafka_bootstrap, test_warehouse_uri, start=before_midnight, options=options,
                  watchlist=WATCHLIST, entitlement="none", quota=quota) as box:
+        forget_runs(api, *SECOND_HALF_2023)
         states_seen: set = set()
-        runs = wait_for_backfill(api, start_backfill(api, box.target, *FIRST_QUARTER_2024), seen=states_seen)
+        runs = wait_for_backfill(api, start_backfill(api, box.target, *SECOND_HALF_2023), seen=states_seen)
 
         assert all(run["state"] == "success" for run in runs), runs
         assert "deferred" in states_seen, "the fetch waited for the reset as a deferred task"
@@ -156,5 +179,5 @@ def test_a_backfill_larger_than_the_budget_defers_until_the_reset(api, kafka_boo
         assert [day for day, _, _ in per_day] == [date(2026, 11, 24), date(2026, 11, 25)]
         assert all(requests <= 8 - len(WATCHLIST) for _, requests, _ in per_day), "the live reserve is untouched"
         assert all(not_ok == 0 for _, _, not_ok in per_day) and box.simulator.throttled_answers == 0
-        expected = month_bars(["2024-01", "2024-02", "2024-03"])
+        expected = month_bars(["2023-07", "2023-08", "2023-09"])
         assert warehouse_keys(box.warehouse_uri) == (len(expected), expected)
