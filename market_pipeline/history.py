@@ -176,9 +176,10 @@ def fetch_history_month(
 
 
 def history_progress(ledger_months: dict[str, dict[str, MonthLoad]], watchlist: list[str]) -> str:
-    """"N of M symbol-months loaded, from the first month loaded to the last", for the task log."""
-    months = sorted({month for loads in ledger_months.values() for month in loads})
-    if not months:
+    """"N of M symbol-months loaded from the first month loaded to the last", for the task log."""
+    loaded = {(symbol, month) for symbol in watchlist for month in ledger_months.get(symbol, {})}
+    if not loaded:
         return "no history loaded yet"
-    done = sum(1 for symbol in watchlist for month in months if month in ledger_months.get(symbol, {}))
-    return f"{done} of {len(months) * len(watchlist)} symbol-months loaded ({months[0]} to {months[-1]})"
+    first, last = min(month for _, month in loaded), max(month for _, month in loaded)
+    span = (int(last[:4]) - int(first[:4])) * 12 + int(last[5:]) - int(first[5:]) + 1
+    return f"{len(loaded)} of {span * len(watchlist)} symbol-months loaded from {first} to {last}"

@@ -111,3 +111,13 @@ def test_capped_intraday_keys_leave_history_only_days_without_a_session():
     assert history_allowance(Ledger(), limits, watchlist, tuesday, entitlement="none") == 22
     assert history_allowance(Ledger(), limits, watchlist, tuesday, entitlement="realtime") == 0
     assert history_allowance(Ledger(), limits, watchlist, saturday, entitlement="realtime") == 22
+
+
+def test_progress_counts_the_months_between_the_first_and_the_last_loaded():
+    from market_pipeline.history import history_progress
+    from market_pipeline.quota import MonthLoad
+
+    load = MonthLoad(run_id="r", clear_number=0, bars=1, loaded_at=datetime(2026, 11, 24, tzinfo=UTC))
+    months = {"MSFT": {"2024-06": load, "2024-08": load}, "TSLA": {"2024-07": load}}
+    assert history_progress(months, ["MSFT", "TSLA"]) == "3 of 6 symbol-months loaded from 2024-06 to 2024-08"
+    assert history_progress({}, ["MSFT"]) == "no history loaded yet"
