@@ -17,13 +17,12 @@ from airflow.providers.standard.triggers.temporal import DateTimeTrigger
 from airflow.sdk import BaseOperator, Variable
 from airflow.sdk.exceptions import AirflowFailException
 
-from market_pipeline import kafka_io
 from market_pipeline.alphavantage import DemoKeyRejected, InvalidApiKey, PremiumOnly
 from market_pipeline.config import RunTarget, load_config
 from market_pipeline.history import fetch_history_month, history_progress, month_of
 from market_pipeline.ingest import ApiCall
 from market_pipeline.quota import Ledger
-from market_pipeline.tasks import RunInfo, VariableLedgerStore, alphavantage_client, kafka_config, record_call_log
+from market_pipeline.tasks import RunInfo, fetch_wiring, record_call_log
 
 log = logging.getLogger(__name__)
 
@@ -37,17 +36,10 @@ class FetchHistoryMonthOperator(BaseOperator):
         run = RunInfo.from_context(context["ti"], context["dag_run"])
         month = month_of(context["data_interval_start"])
         config = load_config(target.config_variable)
-        producer = kafka_io.make_producer(kafka_config())
         call_log: list[ApiCall] = []
         try:
-            summary = fetch_history_month(
-                lambda observer: alphavantage_client(target.alphavantage_conn_id, config.entitlement, observer),
-                VariableLedgerStore(target.ledger_variable),
-                lambda messages: kafka_io.produce_all(producer, messages),
-                config, month, run_id=run.run_id, clear_number=run.clear_number,
-                topics=(target.bars_topic, target.dead_letter_topic), now=target.now,
-                call_log=call_log,
-            )
+            summary = fetch_history_month(config=config, month=month, run_id=run.run_id,
+                                          clear_number=run.clear_number, **fetch_wiring(target, config, call_log))
         except (InvalidApiKey, DemoKeyRejected, PremiumOnly) as exc:
             raise AirflowFailException(f"{type(exc).__name__}: {exc}") from None
         finally:

@@ -24,7 +24,7 @@ from market_pipeline.alphavantage import (
     PremiumOnly,
     RequestObserver,
 )
-from market_pipeline.config import RunTarget, load_config
+from market_pipeline.config import PipelineConfig, RunTarget, load_config
 from market_pipeline.ingest import ApiCall, fetch_and_publish
 from market_pipeline.quota import Ledger
 from market_pipeline.settings import ALPHAVANTAGE_CONN_ID, KAFKA_CONN_ID, QUOTA_LEDGER_VARIABLE
@@ -86,23 +86,27 @@ def alphavantage_client(
                               entitlement=entitlement, observer=observer)
 
 
+def fetch_wiring(target: RunTarget, config: PipelineConfig, call_log: list[ApiCall]) -> dict:
+    """What the live and the history fetch are given: the client, the ledger, Kafka, the clock."""
+    producer = kafka_io.make_producer(kafka_config())
+    return {
+        "connect": lambda observer: alphavantage_client(target.alphavantage_conn_id, config.entitlement, observer),
+        "store": VariableLedgerStore(target.ledger_variable),
+        "publish": lambda messages: kafka_io.produce_all(producer, messages),
+        "topics": (target.bars_topic, target.dead_letter_topic),
+        "now": target.now,
+        "call_log": call_log,
+    }
+
+
 def fetch_bars(target: RunTarget, run: RunInfo) -> dict:
     """Fetch what the quota plan allows and publish it. Skipped when the daily limit is reached
     before anything was fetched; failed without retries when only a new key or plan helps.
     The try's API call log is written whatever the outcome."""
     config = load_config(target.config_variable)
-    producer = kafka_io.make_producer(kafka_config())
     call_log: list[ApiCall] = []
     try:
-        summary = fetch_and_publish(
-            lambda observer: alphavantage_client(target.alphavantage_conn_id, config.entitlement, observer),
-            VariableLedgerStore(target.ledger_variable),
-            lambda messages: kafka_io.produce_all(producer, messages),
-            config,
-            topics=(target.bars_topic, target.dead_letter_topic),
-            now=target.now,
-            call_log=call_log,
-        )
+        summary = fetch_and_publish(config=config, **fetch_wiring(target, config, call_log))
     except (InvalidApiKey, DemoKeyRejected, PremiumOnly) as exc:
         raise AirflowFailException(f"{type(exc).__name__}: {exc}") from None
     finally:
