@@ -31,6 +31,9 @@ from market_pipeline.settings import ALPHAVANTAGE_POOL
     start_date=datetime(2026, 1, 1, tzinfo=UTC),
     catchup=False,
     max_active_runs=1,
+    # Backfilling a 90-second fetch would repeat the live fetch ~260 times a day and ask the API
+    # for no past at all: history is `market_bars_history`'s job, so Airflow refuses it here.
+    allowed_run_types=["scheduled", "manual"],
     default_args={
         "owner": "market-data",
         "retries": 2,

@@ -58,3 +58,9 @@ def test_history_runs_once_a_month_from_a_fixed_start(dagbag):
     assert history.timetable.summary == "0 0 1 * *" and history.timetable.periodic
     assert type(history.timetable).__name__ == "CronDataIntervalTimetable", "a run loads the month it follows"
     assert history.start_date.isoformat() == "2000-01-01T00:00:00+00:00"
+
+
+def test_the_live_dag_refuses_backfills_and_points_them_to_history(dagbag):
+    allowed = {str(run_type.value) for run_type in dagbag.dags["market_bars_pipeline"].allowed_run_types}
+    assert allowed == {"scheduled", "manual"}
+    assert dagbag.dags["market_bars_history"].allowed_run_types is None
