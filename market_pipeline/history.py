@@ -21,7 +21,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 
 from market_pipeline.alphavantage import (
     AlphaVantageClient,
@@ -48,6 +48,7 @@ from market_pipeline.trading_calendar import (
     EASTERN,
     ENTITLEMENT_DELAY,
     Entitlement,
+    month_days,
     publication_time,
     session_bounds,
     trading_days,
@@ -84,8 +85,7 @@ def month_of(interval_start: datetime) -> str:
 
 def month_complete_at(month: str, entitlement: Entitlement) -> datetime:
     """When the key can see the month's last bar: its last session published, or ended plus the delay."""
-    first = date.fromisoformat(f"{month}-01")
-    last_day = (first.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+    first, last_day = month_days(month)
     sessions = trading_days(first, last_day)
     if not sessions:
         return datetime.combine(last_day, datetime.min.time(), EASTERN)
@@ -127,8 +127,7 @@ def fetch_history_month(
         summary.resume_at = complete_at
         log.info("%s is not complete for entitlement %s before %s", month, config.entitlement, complete_at)
         return summary
-    meter = QuotaMeter(store, ledger, limits, config.entitlement, now, sleep,
-                       call_log if call_log is not None else [])
+    meter = QuotaMeter(store, ledger, limits, config.entitlement, now, sleep, call_log)
     client = connect(meter)
     failed: dict[str, str] = {}
     try:

@@ -110,10 +110,11 @@ class QuotaMeter(RequestObserver):
 
     def __init__(
         self, store: LedgerStore, ledger: Ledger, limits: QuotaLimits, entitlement: str,
-        now: Callable[[], datetime], sleep: Callable[[float], None], call_log: list[ApiCall],
+        now: Callable[[], datetime], sleep: Callable[[float], None], call_log: list[ApiCall] | None = None,
     ) -> None:
         self.store, self.ledger, self.limits, self.entitlement = store, ledger, limits, entitlement
-        self.now, self.sleep, self.call_log = now, sleep, call_log
+        self.now, self.sleep = now, sleep
+        self.call_log = call_log if call_log is not None else []
         self.requests = 0
         self._sent_at = now()
 
@@ -166,8 +167,7 @@ def fetch_and_publish(
         summary.idle_reason = explain_idle(ledger, limits, config.watchlist, now(), entitlement=config.entitlement)
     log.info("planned calls: %s (%s requests spent today, entitlement %s)%s", summary.planned or "none",
              ledger.calls_today, config.entitlement, f": {summary.idle_reason}" if summary.idle_reason else "")
-    meter = QuotaMeter(store, ledger, limits, config.entitlement, now, sleep,
-                       call_log if call_log is not None else [])
+    meter = QuotaMeter(store, ledger, limits, config.entitlement, now, sleep, call_log)
     client = connect(meter)
     outputsize = live_outputsize(config.entitlement, config.outputsize)
     try:

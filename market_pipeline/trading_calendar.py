@@ -58,6 +58,12 @@ def session_bounds(day: date, extended_hours: bool) -> tuple[datetime, datetime]
     return datetime.combine(day, EXTENDED_OPEN, EASTERN), extended_close
 
 
+def month_days(month: str) -> tuple[date, date]:
+    """The first and last calendar day of a "YYYY-MM" month."""
+    first = date.fromisoformat(f"{month}-01")
+    return first, (first.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+
+
 def sessions_until(moment: datetime, lookback_days: int = 10) -> tuple[date, ...]:
     """The trading days up to `moment`'s US/Eastern date, oldest first."""
     today = moment.astimezone(EASTERN).date()

@@ -18,7 +18,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from functools import cache
 
-from market_pipeline.trading_calendar import EASTERN, session_bounds, trading_days
+from market_pipeline.trading_calendar import EASTERN, month_days, session_bounds, trading_days
 
 INTERVAL_MINUTES = {"1min": 1, "5min": 5, "15min": 15, "30min": 30, "60min": 60}
 # The simulator's symbols and their rough price level; any other symbol is unknown.
@@ -89,8 +89,8 @@ def intraday_bars(
     (compact: 100; full: the 30 days before `until`, or the month)."""
     now_eastern = until.astimezone(EASTERN)
     if month is not None:
-        first = max(date.fromisoformat(f"{month}-01"), LISTED[symbol])
-        last = (first.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+        first, last = month_days(month)
+        first = max(first, LISTED[symbol])
     else:
         last = now_eastern.date()
         first = last - timedelta(days=30)

@@ -4,12 +4,13 @@ runs on a virtual clock."""
 
 import time
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 
 import pytest
 
 from market_pipeline.airflow_api import AirflowApi
 from market_pipeline.simulator import SimulatorOptions, market
+from market_pipeline.trading_calendar import month_days
 from tests.conftest import TRADING_MORNING
 from tests.integration.helpers import fetch_all, run_dag, sandbox
 
@@ -80,9 +81,7 @@ def wait_for_backfill(api: AirflowApi, backfill: Backfill, timeout: float = 900,
 def month_bars(months: list[str]) -> set[tuple[str, datetime]]:
     keys = set()
     for month in months:
-        first = date.fromisoformat(f"{month}-01")
-        last = (first.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
-        for day in market.trading_days(first, last):
+        for day in market.trading_days(*month_days(month)):
             for symbol in WATCHLIST:
                 keys.update((symbol, bar.start.astimezone(UTC)) for bar in market.day_bars(symbol, "5min", day, True))
     return keys
