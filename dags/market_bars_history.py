@@ -15,7 +15,7 @@ throttled request).  A (symbol, month) already loaded is skipped unless
 Airflow runs the month again (`--reprocess-behavior`, or a Clear).
 """
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 from airflow.sdk import dag
 from airflow.timetables.interval import CronDataIntervalTimetable
@@ -25,13 +25,14 @@ from market_pipeline.config import run_params
 from market_pipeline.drain_tasks import check_backlog_then_drain
 from market_pipeline.operators import FetchHistoryMonthOperator
 from market_pipeline.settings import ALPHAVANTAGE_POOL
+from market_pipeline.trading_calendar import HISTORY_START
 
 
 @dag(
     # Data intervals: the run at 1 December (UTC) loads November, a backfill's run for
     # 2024-01-01 loads January 2024.
     schedule=CronDataIntervalTimetable("@monthly", timezone="UTC"),
-    start_date=datetime(2000, 1, 1, tzinfo=UTC),  # the API's intraday history starts in January 2000
+    start_date=datetime.combine(HISTORY_START, time(), UTC),
     catchup=False,
     max_active_runs=1,
     default_args={

@@ -30,11 +30,14 @@ Entitlement = Literal["none", "delayed", "realtime"]
 ENTITLEMENTS: tuple[str, ...] = get_args(Entitlement)
 ENTITLEMENT_DELAY = {"delayed": timedelta(minutes=15), "realtime": timedelta(0)}
 PUBLICATION_DELAY = timedelta(minutes=30)
+# The API's intraday history starts in January 2000; exchange_calendars' default first session
+# is only 20 years back.
+HISTORY_START = date(2000, 1, 1)
 
 
 @cache
 def nyse() -> exchange_calendars.ExchangeCalendar:
-    return exchange_calendars.get_calendar("XNYS")
+    return exchange_calendars.get_calendar("XNYS", start=HISTORY_START.isoformat())
 
 
 @cache

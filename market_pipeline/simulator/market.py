@@ -18,7 +18,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from functools import cache
 
-from market_pipeline.trading_calendar import EASTERN, month_days, session_bounds, trading_days
+from market_pipeline.trading_calendar import EASTERN, HISTORY_START, month_days, session_bounds, trading_days
 
 INTERVAL_MINUTES = {"1min": 1, "5min": 5, "15min": 15, "30min": 30, "60min": 60}
 # The simulator's symbols and their rough price level; any other symbol is unknown.
@@ -31,7 +31,7 @@ LISTED = {
     "TSLA": date(2010, 6, 29), "MSFT": date(1986, 3, 13), "GOOGL": date(2004, 8, 19), "AAPL": date(1980, 12, 12),
     "AMZN": date(1997, 5, 15), "NVDA": date(1999, 1, 22), "META": date(2012, 5, 18), "IBM": date(1962, 1, 2),
 }
-FIRST_HISTORY_MONTH = "2000-01"  # intraday history reaches back to January 2000
+FIRST_HISTORY_MONTH = HISTORY_START.strftime("%Y-%m")
 TICK = Decimal("0.0001")  # the API quotes four decimals
 
 

@@ -44,6 +44,15 @@ def test_simulator_month_reply_holds_every_session_of_the_month_holidays_absent_
     assert again.rows == reply.rows, "deterministic"
 
 
+def test_a_month_before_the_calendar_library_s_default_range_has_its_sessions(simulator):
+    # exchange_calendars starts 20 years back unless told; history reaches back to 2000.
+    reply = AlphaVantageClient(simulator.base_url, TEST_API_KEY).intraday("MSFT", outputsize="full",
+                                                                          month="2001-09")
+    days = sorted({stamp[:10] for stamp, _ in reply.rows})
+    assert len(days) == 15 and days[:2] == ["2001-09-04", "2001-09-05"]
+    assert not {"2001-09-11", "2001-09-12", "2001-09-13", "2001-09-14"} & set(days)  # closed after 9/11
+
+
 def test_simulator_answers_a_future_month_or_one_before_the_listing_as_an_invalid_call(simulator):
     sim = simulator.simulator
     for symbol, month in (("MSFT", "2027-01"), ("META", "2012-04"), ("MSFT", "1999-12")):
