@@ -47,7 +47,7 @@ from market_pipeline.trading_calendar import HISTORY_START
 )
 def market_bars_history():
     fetch = FetchHistoryMonthOperator(task_id="fetch_history_month", pool=ALPHAVANTAGE_POOL)
-    check_backlog, _ = check_backlog_then_drain()
+    check_backlog, *_ = check_backlog_then_drain()
     fetch >> check_backlog
 
 

@@ -2,8 +2,9 @@
 ### Market bars pipeline
 
 Every 90 seconds: fetch new intraday bars from Alpha Vantage within the day's
-quota, publish them to Kafka, and drain Kafka into the Postgres warehouse with
-a Spark Structured Streaming job (`Trigger.AvailableNow`, exactly once).
+quota, publish them to Kafka, drain Kafka into the Postgres warehouse with a
+Spark Structured Streaming job (`Trigger.AvailableNow`, exactly once), then
+refresh the `reporting` schema's materialized views.
 
 The decision that matters: a `spark-submit` costs about 10 s of JVM start, so
 `check_backlog` compares Kafka's end offsets with the offsets the warehouse has
@@ -49,7 +50,7 @@ def market_bars_pipeline():
     def fetch_bars(params=None, ti=None, dag_run=None) -> dict:
         return tasks.fetch_bars(RunTarget.model_validate(params), tasks.RunInfo.from_context(ti, dag_run))
 
-    check_backlog, _ = check_backlog_then_drain()
+    check_backlog, *_ = check_backlog_then_drain()
     fetch_bars() >> check_backlog
 
 

@@ -92,8 +92,9 @@ def show_bars(args: argparse.Namespace) -> None:
 def lag(_: argparse.Namespace) -> None:
     from market_pipeline.tasks import backlog
 
-    for partition, behind in backlog().items():
-        print(f"{partition:<40} {behind:>8}")
+    for partition in backlog():
+        print(f"{partition['topic']}/{partition['partition']:<10} "
+              f"{partition['end_offset'] - partition['committed_offset']:>8}")
 
 
 def main() -> None:

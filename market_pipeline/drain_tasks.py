@@ -1,4 +1,5 @@
-"""The two tasks that end every DAG that publishes bars: a backlog check, then the Spark drain.
+"""The tasks that end every DAG that publishes bars: a backlog check, the Spark drain, and the
+refresh of the reporting layer's materialized views (skipped with the drain).
 
 Shared by `market_bars_pipeline` and `market_bars_history`, so both launch the
 drain the same way, and both in the one-slot `warehouse_drain` pool: whatever
@@ -23,7 +24,8 @@ from market_pipeline.settings import (
 
 
 def check_backlog_then_drain():
-    """(check_backlog, drain_to_warehouse), chained; call inside a DAG and put the fetch before."""
+    """(check_backlog, drain_to_warehouse, refresh_reporting), chained; call inside a DAG and put
+    the fetch before."""
 
     # Runs even when the fetch was skipped (daily limit): earlier bars may still wait in Kafka.
     @task.short_circuit(trigger_rule="none_failed")
@@ -50,6 +52,11 @@ def check_backlog_then_drain():
         env_vars={"WAREHOUSE_URI": "{{ conn.get(params.warehouse_conn_id).get_uri() }}"},
         conf={"spark.driver.memory": "1g"},
     )
+    @task
+    def refresh_reporting(params=None) -> None:
+        tasks.refresh_reporting(RunTarget.model_validate(params))
+
     check = check_backlog()
-    check >> drain_to_warehouse
-    return check, drain_to_warehouse
+    refresh = refresh_reporting()
+    check >> drain_to_warehouse >> refresh
+    return check, drain_to_warehouse, refresh

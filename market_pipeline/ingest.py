@@ -34,6 +34,7 @@ from market_pipeline.config import PipelineConfig
 from market_pipeline.kafka_io import Message
 from market_pipeline.quota import Ledger, QuotaLimits, explain_idle, live_outputsize, plan_calls
 from market_pipeline.settings import BARS_TOPIC, DEAD_LETTER_TOPIC
+from market_pipeline.trading_calendar import ENTITLEMENT_DELAY
 
 log = logging.getLogger(__name__)
 
@@ -214,6 +215,19 @@ def fetch_and_publish(
     if summary.failed:
         raise FetchIncomplete(f"published {summary.bars_published} bars; unusable replies: {summary.failed}")
     return summary
+
+
+def fetch_state_rows(config: PipelineConfig, ledger: Ledger, now: datetime) -> list[dict]:
+    """The watchlist as this run sees it (`market.fetch_state`): what the key may see and how
+    many requests a day it may make; the reporting layer's freshness and quota views read it."""
+    return [
+        {
+            "symbol": symbol, "interval": config.interval, "entitlement": config.entitlement,
+            "extended_hours": config.extended_hours, "data_delay": ENTITLEMENT_DELAY.get(config.entitlement),
+            "flagged": ledger.symbol(symbol).flagged, "requests_per_day": config.quota.per_day, "recorded_at": now,
+        }
+        for symbol in config.watchlist
+    ]
 
 
 def messages_for(

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from airflow.sdk import Connection, Variable
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
@@ -25,7 +26,7 @@ from market_pipeline.alphavantage import (
     RequestObserver,
 )
 from market_pipeline.config import PipelineConfig, RunTarget, load_config
-from market_pipeline.ingest import ApiCall, fetch_and_publish
+from market_pipeline.ingest import ApiCall, fetch_and_publish, fetch_state_rows
 from market_pipeline.quota import Ledger
 from market_pipeline.settings import ALPHAVANTAGE_CONN_ID, KAFKA_CONN_ID, QUOTA_LEDGER_VARIABLE
 from market_pipeline.trading_calendar import Entitlement
@@ -105,12 +106,15 @@ def fetch_bars(target: RunTarget, run: RunInfo) -> dict:
     The try's API call log is written whatever the outcome."""
     config = load_config(target.config_variable)
     call_log: list[ApiCall] = []
+    wiring = fetch_wiring(target, config, call_log)
     try:
-        summary = fetch_and_publish(config=config, **fetch_wiring(target, config, call_log))
+        summary = fetch_and_publish(config=config, **wiring)
     except (InvalidApiKey, DemoKeyRejected, PremiumOnly) as exc:
         raise AirflowFailException(f"{type(exc).__name__}: {exc}") from None
     finally:
         record_call_log(target, run, call_log)
+        warehouse.record_fetch_state(warehouse.warehouse_uri(target.warehouse_conn_id),
+                                     fetch_state_rows(config, wiring["store"].load(), target.now()))
     log.info("fetch summary: %s", json.dumps(summary.as_dict()))
     if summary.daily_limit_reached and summary.bars_published == 0:
         raise AirflowSkipException("Alpha Vantage daily limit reached; the ledger holds off until the reset")
@@ -126,19 +130,31 @@ def record_call_log(target: RunTarget, run: RunInfo, call_log: list[ApiCall]) ->
 LIVE = RunTarget()
 
 
-def backlog(target: RunTarget = LIVE, warehouse_uri: str | None = None) -> dict[str, int]:
-    """Messages on the drain's topics that the warehouse has not committed, per "topic/partition"."""
+def backlog(target: RunTarget = LIVE, warehouse_uri: str | None = None) -> list[dict]:
+    """Per partition of the drain's topics: Kafka's end offset and the offset the warehouse has
+    committed (`market.topic_lag`'s rows); their difference is what a drain would load."""
     ends = kafka_io.end_offsets(kafka_config(), (target.bars_topic, target.dead_letter_topic))
     uri = warehouse_uri or warehouse.warehouse_uri(target.warehouse_conn_id)
     committed = warehouse.committed_offsets(uri, target.query_name)
-    return {
-        f"{topic}/{partition}": end - committed.get((topic, partition), 0)
+    checked_at = datetime.now(UTC)
+    return [
+        {"query_name": target.query_name, "topic": topic, "partition": partition, "end_offset": end,
+         "committed_offset": committed.get((topic, partition), 0), "checked_at": checked_at}
         for (topic, partition), end in sorted(ends.items())
-    }
+    ]
 
 
 def has_backlog(target: RunTarget) -> bool:
-    """True when Kafka holds messages the warehouse has not committed: only then is Spark worth starting."""
-    behind = {partition: lag for partition, lag in backlog(target).items() if lag > 0}
+    """True when Kafka holds messages the warehouse has not committed: only then is Spark worth
+    starting. What it saw is kept for the reporting layer's lag view."""
+    uri = warehouse.warehouse_uri(target.warehouse_conn_id)
+    partitions = backlog(target, uri)
+    warehouse.record_topic_lag(uri, partitions)
+    behind = {f"{p['topic']}/{p['partition']}": p["end_offset"] - p["committed_offset"]
+              for p in partitions if p["end_offset"] > p["committed_offset"]}
     log.info("messages not yet in the warehouse: %s", behind or "none")
     return bool(behind)
+
+
+def refresh_reporting(target: RunTarget) -> None:
+    warehouse.refresh_reporting(warehouse.warehouse_uri(target.warehouse_conn_id))

@@ -18,8 +18,10 @@ from functools import cache
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
+import psycopg.rows
 from yoyo import get_backend, read_migrations
 
+from market_pipeline import trading_calendar
 from market_pipeline.settings import MIGRATIONS_DIR, QUERIES_DIR, WAREHOUSE_CONN_ID
 
 
@@ -45,13 +47,62 @@ def transaction(uri: str, application_name: str = "market_pipeline") -> Iterator
 
 
 def apply_migrations(uri: str) -> list[str]:
-    """Apply the migrations not yet applied, in order; returns their ids."""
+    """Apply the migrations not yet applied, in order, then bring the trading calendar up to
+    date; returns the ids of the migrations applied."""
     backend = get_backend(_yoyo_uri(uri))
     migrations = read_migrations(str(MIGRATIONS_DIR))
     with backend.lock():
         pending = backend.to_apply(migrations)
         backend.apply_migrations(pending)
+    sync_trading_sessions(uri)
     return [migration.id for migration in pending]
+
+
+def sync_trading_sessions(uri: str) -> int:
+    """Replace `market.trading_sessions` with every NYSE session the calendar library knows (2000
+    to a year ahead), unless the table already holds them; returns the rows written."""
+    nyse = trading_calendar.nyse()
+    days = trading_calendar.trading_days(nyse.first_session.date(), nyse.last_session.date())
+    with transaction(uri) as conn:
+        if conn.execute(query("trading_sessions_span")).fetchone() == (len(days), days[-1]):
+            return 0
+        conn.execute(query("clear_trading_sessions"))
+        with conn.cursor().copy(query("copy_trading_sessions")) as copy:
+            for day in days:
+                copy.write_row(_session_row(day))
+    return len(days)
+
+
+def _session_row(day) -> tuple:
+    regular_open, regular_close = trading_calendar.session_bounds(day, extended_hours=False)
+    extended_open, extended_close = trading_calendar.session_bounds(day, extended_hours=True)
+    return (day, regular_open, regular_close, extended_open, extended_close,
+            trading_calendar.publication_time(day), regular_close.time() < trading_calendar.REGULAR_CLOSE)
+
+
+def refresh_reporting(uri: str) -> None:
+    """Refresh the reporting layer's materialized views (readers are never blocked)."""
+    with transaction(uri, application_name="refresh_reporting") as conn:
+        conn.execute(query("refresh_reporting"))
+
+
+def record_fetch_state(uri: str, rows: list[dict]) -> None:
+    """Replace the watchlist's fetch state (one row per symbol) with a run's."""
+    with transaction(uri) as conn, conn.cursor() as cursor:
+        cursor.execute(query("clear_fetch_state"))
+        cursor.executemany(query("insert_fetch_state"), rows)
+
+
+def record_topic_lag(uri: str, rows: list[dict]) -> None:
+    """Keep what the backlog check saw, per drain query and partition."""
+    with transaction(uri) as conn, conn.cursor() as cursor:
+        cursor.executemany(query("upsert_topic_lag"), rows)
+
+
+def read(uri: str, name: str, params: dict | None = None) -> list[dict]:
+    """The rows of a named query, as dicts: the reporting layer's readers."""
+    with psycopg.connect(uri, row_factory=psycopg.rows.dict_row, application_name="market_reader") as conn:
+        return conn.execute(query(name), params or {}).fetchall()
 
 
 def recreate(uri: str) -> None:

@@ -1,0 +1,4 @@
+DROP INDEX market.quarantine_quarantined_at_idx;
+DROP TABLE market.topic_lag;
+DROP TABLE market.fetch_state;
+DROP TABLE market.trading_sessions;

@@ -1,0 +1,3 @@
+SELECT symbol, newest_bar_et, age, entitlement, bars_expected, flagged
+FROM reporting.freshness
+ORDER BY symbol

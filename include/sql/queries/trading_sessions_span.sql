@@ -1,0 +1,1 @@
+SELECT count(*), max(session_date) FROM market.trading_sessions
