@@ -27,6 +27,8 @@ POSTGRES_JDBC_JARS = str(JARS_DIR / "postgres-jdbc" / "*.jar")
 ALPHAVANTAGE_CONN_ID = "alphavantage_default"
 KAFKA_CONN_ID = "kafka_default"
 WAREHOUSE_CONN_ID = "warehouse"
+# The reporting schema's read-only login (market_reader): the market page and the chart export.
+READER_CONN_ID = "warehouse_reader"
 SPARK_CONN_ID = "spark_default"
 
 # One slot: API calls are serialised, so quota ledger updates never race.
