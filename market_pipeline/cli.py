@@ -7,6 +7,7 @@
     python -m market_pipeline.cli run-dag DAG_ID      trigger a run and wait for its end
     python -m market_pipeline.cli show-bars           print the newest bars in the warehouse
     python -m market_pipeline.cli lag                 messages in Kafka not yet in the warehouse
+    python -m market_pipeline.cli chart               a PNG of recent prices per symbol
 
 Connections come from the same AIRFLOW_CONN_* variables Airflow reads.
 """
@@ -17,6 +18,7 @@ import argparse
 import json
 import logging
 import sys
+from pathlib import Path
 
 from market_pipeline import kafka_io, warehouse
 from market_pipeline.settings import PROJECT_ROOT
@@ -97,6 +99,16 @@ def lag(_: argparse.Namespace) -> None:
               f"{partition['end_offset'] - partition['committed_offset']:>8}")
 
 
+def chart(args: argparse.Namespace) -> None:
+    from market_pipeline.chart_export import write_recent_prices_png
+    from market_pipeline.settings import READER_CONN_ID
+
+    drawn = write_recent_prices_png(warehouse.warehouse_uri(READER_CONN_ID), args.output, args.sessions)
+    for symbol, (sessions, bars) in drawn.items():
+        print(f"{symbol:<7} {sessions} sessions, {bars} bars")
+    print(f"wrote {args.output} (read as {READER_CONN_ID})")
+
+
 def main() -> None:
     logging.getLogger("yoyo").setLevel(logging.WARNING)  # one line per migration step otherwise
     parser = argparse.ArgumentParser(prog="python -m market_pipeline.cli")
@@ -113,6 +125,10 @@ def main() -> None:
     show.add_argument("--per-symbol", type=int, default=5)
     show.set_defaults(handler=show_bars)
     commands.add_parser("lag").set_defaults(handler=lag)
+    picture = commands.add_parser("chart", help="write a PNG of recent prices per symbol")
+    picture.add_argument("--output", type=Path, default=Path("market-prices.png"))
+    picture.add_argument("--sessions", type=int, default=5, help="how many of each symbol's latest sessions")
+    picture.set_defaults(handler=chart)
     args = parser.parse_args()
     args.handler(args)
 

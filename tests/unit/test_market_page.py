@@ -1,0 +1,40 @@
+"""The market page's choices that need no server: which range it draws and how."""
+
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from fastapi import HTTPException
+
+from market_pipeline.market_page import ChartRange, chart_range, duration, price_figure
+
+SYMBOLS = [{"symbol": "MSFT", "last_bar_utc": datetime(2026, 11, 28, 1, 55, tzinfo=UTC)},  # 11-27 20:55 ET
+           {"symbol": "NEW", "last_bar_utc": None}]
+
+
+def test_the_default_range_is_the_first_symbol_s_last_days_in_us_eastern_dates():
+    assert chart_range(SYMBOLS, None, None, None) == ChartRange("MSFT", date(2026, 11, 22), date(2026, 11, 27))
+    assert chart_range(SYMBOLS, "UNKNOWN", None, date(2026, 1, 9)).symbol == "MSFT"
+    assert chart_range([], None, None, None) is None
+
+
+def test_a_backwards_range_is_refused_with_its_dates():
+    with pytest.raises(HTTPException, match="2026-11-27.*2026-11-01"):
+        chart_range(SYMBOLS, "MSFT", date(2026, 11, 27), date(2026, 11, 1))
+
+
+def test_short_ranges_are_intraday_long_ones_daily_with_day_averages():
+    assert ChartRange("MSFT", date(2026, 11, 20), date(2026, 11, 29)).intraday
+    daily = ChartRange("MSFT", date(2026, 11, 1), date(2026, 11, 30))
+    assert not daily.intraday
+    row = {"session_date": date(2026, 11, 27), "open": Decimal(1), "high": Decimal(2), "low": Decimal(1),
+           "close": Decimal(2), "volume": 10, "ma_20d": None, "ma_50d": None, "ma_200d": Decimal("1.5")}
+    names = [trace.name for trace in price_figure(daily, [row]).data]
+    assert names == ["MSFT", "MA 20 days", "MA 50 days", "MA 200 days", "volume"]
+
+
+def test_ages_read_as_people_say_them():
+    assert duration(timedelta(days=3, hours=5, minutes=36)) == "3 d 5 h"
+    assert duration(timedelta(hours=12, minutes=31, seconds=32.6)) == "12 h 31 min"
+    assert duration(timedelta(minutes=4, seconds=10)) == "4 min 10 s"
+    assert duration(None) == "–"
