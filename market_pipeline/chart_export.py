@@ -29,8 +29,9 @@ def write_recent_prices_png(uri: str, output: Path, sessions: int) -> dict[str, 
         days = [bar["bar_time_et"].date() for bar in bars]
         starts = [i for i, day in enumerate(days) if i == 0 or day != days[i - 1]]
         ax.set_xticks(starts, [bars[i]["bar_time_et"].strftime("%a %d %b") for i in starts])
-        ax.set_title(f"{symbol}: last close {bars[-1]['close'].normalize()} at {bars[-1]['bar_time_et']:%Y-%m-%d %H:%M} US/Eastern",
-                     loc="left", fontsize=10)
+        last = bars[-1]
+        ax.set_title(f"{symbol}: last close {last['close'].normalize()} at {last['bar_time_et']:%Y-%m-%d %H:%M} "
+                     "US/Eastern", loc="left", fontsize=10)
         ax.set_ylabel("USD")
         ax.grid(alpha=0.3)
         drawn[symbol] = (len(starts), len(bars))

@@ -59,7 +59,8 @@ def test_a_delayed_run_fetches_publishes_and_drains_bars_up_to_fifteen_minutes_a
     target, uri = e2e.target, e2e.warehouse_uri
     run_id, run, states, requests_served = delayed_run
     assert run["state"] == "success", states
-    assert states == {"fetch_bars": "success", "check_backlog": "success", "drain_to_warehouse": "success"}
+    assert states == {"fetch_bars": "success", "check_backlog": "success", "drain_to_warehouse": "success",
+                      "refresh_reporting": "success"}
 
     summary = api.xcom(DAG_ID, run_id, "fetch_bars")
     assert summary["planned"] == WATCHLIST and summary["calls"] == 3 == requests_served
@@ -80,6 +81,13 @@ def test_a_delayed_run_fetches_publishes_and_drains_bars_up_to_fifteen_minutes_a
                            "WHERE run_id = %(run_id)s ORDER BY api_call_id", {"run_id": run_id})
     assert calls == [(symbol, "ok", "delayed", 200, 100, 1) for symbol in WATCHLIST]
     assert e2e.ledger().calls_today == 3
+
+    # The run left the reporting layer what it reads: fetch state, the lag seen, refreshed views.
+    assert fetch_all(uri, "SELECT symbol, entitlement, data_delay FROM market.fetch_state ORDER BY symbol") == [
+        (symbol, "delayed", timedelta(minutes=15)) for symbol in sorted(WATCHLIST)]
+    assert fetch_all(uri, "SELECT sum(lag_at_check), sum(still_unloaded) FROM reporting.kafka_lag") == [(300, 0)]
+    assert fetch_all(uri, "SELECT symbol, bars_loaded FROM reporting.dim_symbol ORDER BY symbol") == [
+        (symbol, 100) for symbol in sorted(WATCHLIST)]
 
 
 def test_an_end_of_day_run_during_the_session_makes_no_call(api, e2e, delayed_run):

@@ -27,7 +27,8 @@ def test_pbids_points_the_postgresql_connector_at_the_warehouse_in_import_mode()
     assert reader.username == "market_reader"
     assert connection["details"]["address"] == {"server": f"{reader.hostname}:{reader.port}",
                                                 "database": reader.path.lstrip("/")}
-    assert connection["details"]["address"]["server"] == f"{stack_default('STACK_HOST')}:{stack_default('POSTGRES_PORT')}"
+    stack_server = f"{stack_default('STACK_HOST')}:{stack_default('POSTGRES_PORT')}"
+    assert connection["details"]["address"]["server"] == stack_server
 
 
 def test_pbids_carries_no_credentials():
