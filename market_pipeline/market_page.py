@@ -23,7 +23,7 @@ from plotly.subplots import make_subplots
 
 from market_pipeline import warehouse
 from market_pipeline.settings import READER_CONN_ID
-from market_pipeline.trading_calendar import EASTERN
+from market_pipeline.trading_calendar import EASTERN, trading_days
 
 # Longer ranges are drawn as daily candles: a month of 5-minute bars is ~4,000 points per series.
 INTRADAY_MAX_DAYS = 10
@@ -100,10 +100,14 @@ def price_figure(chart: ChartRange, rows: list[dict]) -> go.Figure:
                          row=1, col=1)
     figure.add_trace(go.Bar(x=times, y=[r["volume"] for r in rows], name="volume", marker={"color": "#8294a5"}),
                      row=2, col=1)
-    if chart.intraday:  # no empty nights and weekends between sessions
-        figure.update_xaxes(rangebreaks=[{"bounds": ["sat", "mon"]}, {"bounds": [20, 4], "pattern": "hour"}])
-    else:
-        figure.update_xaxes(rangebreaks=[{"bounds": ["sat", "mon"]}])
+    # No empty weekends, holidays or (intraday) nights between sessions.
+    sessions = set(trading_days(chart.start, chart.end))
+    days = (chart.start + timedelta(days=n) for n in range((chart.end - chart.start).days + 1))
+    holidays = [day.isoformat() for day in days if day.weekday() < 5 and day not in sessions]
+    breaks = [{"bounds": ["sat", "mon"]}, {"values": holidays}]
+    if chart.intraday:
+        breaks.append({"bounds": [20, 4], "pattern": "hour"})
+    figure.update_xaxes(rangebreaks=breaks)
     figure.update_layout(height=560, margin={"l": 50, "r": 20, "t": 30, "b": 30}, xaxis_rangeslider_visible=False,
                          legend={"orientation": "h", "y": 1.06}, template="plotly_white")
     figure.update_yaxes(title_text="price (USD)", row=1, col=1)

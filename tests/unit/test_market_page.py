@@ -38,3 +38,12 @@ def test_ages_read_as_people_say_them():
     assert duration(timedelta(hours=12, minutes=31, seconds=32.6)) == "12 h 31 min"
     assert duration(timedelta(minutes=4, seconds=10)) == "4 min 10 s"
     assert duration(None) == "–"
+
+
+def test_weekends_holidays_and_nights_leave_no_gap_on_the_time_axis():
+    chart = ChartRange("MSFT", date(2026, 11, 25), date(2026, 11, 30))
+    row = {"bar_time_et": datetime(2026, 11, 25, 9, 30), "open": 1, "high": 1, "low": 1, "close": 1, "volume": 1,
+           "ma_20": None, "ma_50": None}
+    breaks = [rangebreak.to_plotly_json() for rangebreak in price_figure(chart, [row]).layout.xaxis.rangebreaks]
+    assert {"values": ["2026-11-26"]} in breaks, "Thanksgiving"
+    assert {"bounds": ["sat", "mon"]} in breaks and {"bounds": [20, 4], "pattern": "hour"} in breaks
