@@ -20,7 +20,7 @@ from datetime import UTC, datetime, time, timedelta
 from airflow.sdk import dag
 from airflow.timetables.interval import CronDataIntervalTimetable
 
-from market_pipeline.alerts import FailureAlert
+from market_pipeline.alerts import dag_alerting, task_failed
 from market_pipeline.config import run_params
 from market_pipeline.drain_tasks import check_backlog_then_drain
 from market_pipeline.operators import FetchHistoryMonthOperator
@@ -39,14 +39,18 @@ from market_pipeline.trading_calendar import HISTORY_START
         "owner": "market-data",
         "retries": 2,
         "retry_delay": timedelta(minutes=1),
-        "on_failure_callback": FailureAlert(),
+        "on_failure_callback": task_failed,
     },
     params=run_params(),
     tags=["market-data", "alphavantage", "history"],
     doc_md=__doc__,
+    # No deadline and no run timeout: a month waits, deferred, for the next quota day.
+    **dag_alerting(deadline=False),
 )
 def market_bars_history():
-    fetch = FetchHistoryMonthOperator(task_id="fetch_history_month", pool=ALPHAVANTAGE_POOL)
+    # Deferred until the quota resets (at most a day), then a few requests: 26 hours in all.
+    fetch = FetchHistoryMonthOperator(task_id="fetch_history_month", pool=ALPHAVANTAGE_POOL,
+                                      execution_timeout=timedelta(hours=26))
     check_backlog, *_ = check_backlog_then_drain()
     fetch >> check_backlog
 

@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from airflow.sdk import dag, task
 
 from market_pipeline import tasks
-from market_pipeline.alerts import FailureAlert
+from market_pipeline.alerts import dag_alerting, task_failed
 from market_pipeline.config import RunTarget, run_params
 from market_pipeline.drain_tasks import check_backlog_then_drain
 from market_pipeline.settings import ALPHAVANTAGE_POOL
@@ -39,14 +39,20 @@ from market_pipeline.settings import ALPHAVANTAGE_POOL
         "owner": "market-data",
         "retries": 2,
         "retry_delay": timedelta(seconds=30),
-        "on_failure_callback": FailureAlert(),
+        "on_failure_callback": task_failed,
     },
+    # A hung run blocks the next ones (max_active_runs=1): end it. Its deadline alert, at
+    # market_data_run_deadline_seconds (10 min) after queueing, has warned by then.
+    dagrun_timeout=timedelta(minutes=15),
     params=run_params(),
     tags=["market-data", "alphavantage", "kafka", "spark"],
     doc_md=__doc__,
+    **dag_alerting(),
 )
 def market_bars_pipeline():
-    @task(pool=ALPHAVANTAGE_POOL)
+    # A fetch takes 1-4 s on a free key; a premium key's full refresh of a long watchlist at
+    # 75 requests a minute takes minutes: 10 minutes covers ~700 requests.
+    @task(pool=ALPHAVANTAGE_POOL, execution_timeout=timedelta(minutes=10))
     def fetch_bars(params=None, ti=None, dag_run=None) -> dict:
         return tasks.fetch_bars(RunTarget.model_validate(params), tasks.RunInfo.from_context(ti, dag_run))
 

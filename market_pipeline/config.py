@@ -40,6 +40,18 @@ class QuotaConfig(BaseModel):
         return QuotaLimits(per_day=self.per_day, per_minute=self.per_minute, per_second=self.per_second)
 
 
+class FreshnessConfig(BaseModel):
+    """What the freshness watchdog tolerates (market_pipeline.freshness)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # delayed/realtime keys: how far the newest bar may lag the newest bar the key could see.
+    # A capped key's plan spreads its calls over the day: size this to its spacing.
+    max_age_minutes: int = Field(default=30, gt=0)
+    # none: how long after a session's publication its bars must be loaded.
+    end_of_day_grace_minutes: int = Field(default=60, gt=0)
+
+
 class PipelineConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -53,6 +65,7 @@ class PipelineConfig(BaseModel):
     fetch_when_closed: bool
     quota: QuotaConfig
     max_offsets_per_trigger: int = Field(gt=0)
+    freshness: FreshnessConfig = FreshnessConfig()
 
     @field_validator("watchlist")
     @classmethod

@@ -8,6 +8,8 @@ DAG, run or backfill publishes, only one drain runs on a checkpoint at a time.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
 from airflow.sdk import task
 
@@ -28,7 +30,7 @@ def check_backlog_then_drain():
     the fetch before."""
 
     # Runs even when the fetch was skipped (daily limit): earlier bars may still wait in Kafka.
-    @task.short_circuit(trigger_rule="none_failed")
+    @task.short_circuit(trigger_rule="none_failed", execution_timeout=timedelta(minutes=2))  # takes ~0.1 s
     def check_backlog(params=None) -> bool:
         return tasks.has_backlog(RunTarget.model_validate(params))
 
@@ -51,8 +53,10 @@ def check_backlog_then_drain():
         # The URI carries the password: environment, not argv.
         env_vars={"WAREHOUSE_URI": "{{ conn.get(params.warehouse_conn_id).get_uri() }}"},
         conf={"spark.driver.memory": "1g"},
+        # 1M bars drain in ~35 s, a month of history in ~20 s: 20 minutes means a hung job.
+        execution_timeout=timedelta(minutes=20),
     )
-    @task
+    @task(execution_timeout=timedelta(minutes=10))  # ~1 s on the demo's bars, ~30 s on a million
     def refresh_reporting(params=None) -> None:
         tasks.refresh_reporting(RunTarget.model_validate(params))
 

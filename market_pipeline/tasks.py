@@ -26,6 +26,7 @@ from market_pipeline.alphavantage import (
     RequestObserver,
 )
 from market_pipeline.config import PipelineConfig, RunTarget, load_config
+from market_pipeline.freshness import assess
 from market_pipeline.ingest import ApiCall, fetch_and_publish, fetch_state_rows
 from market_pipeline.quota import Ledger
 from market_pipeline.settings import ALPHAVANTAGE_CONN_ID, KAFKA_CONN_ID, QUOTA_LEDGER_VARIABLE
@@ -154,6 +155,22 @@ def has_backlog(target: RunTarget) -> bool:
               for p in partitions if p["end_offset"] > p["committed_offset"]}
     log.info("messages not yet in the warehouse: %s", behind or "none")
     return bool(behind)
+
+
+def check_freshness(target: RunTarget) -> list[dict]:
+    """The watchdog: judge each watchlist symbol's newest bar, keep the verdicts for the reporting
+    layer, and fail (so the alerts go out) when one is stale."""
+    config = load_config(target.config_variable)
+    uri = warehouse.warehouse_uri(target.warehouse_conn_id)
+    now = target.now()
+    verdicts = assess(config, VariableLedgerStore(target.ledger_variable).load(),
+                      warehouse.newest_bars(uri, config.watchlist, config.interval), now)
+    warehouse.record_freshness(uri, [verdict.as_row(now) for verdict in verdicts])
+    for verdict in verdicts:
+        log.info("%s: %s", verdict.symbol, verdict.reason)
+    if stale := [f"{verdict.symbol} ({verdict.reason})" for verdict in verdicts if verdict.stale]:
+        raise AirflowFailException(f"stale market data: {'; '.join(stale)}")
+    return [verdict.as_row(now) for verdict in verdicts]
 
 
 def refresh_reporting(target: RunTarget) -> None:

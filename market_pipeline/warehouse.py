@@ -99,6 +99,18 @@ def record_topic_lag(uri: str, rows: list[dict]) -> None:
         cursor.executemany(query("upsert_topic_lag"), rows)
 
 
+def newest_bars(uri: str, symbols: list[str], interval: str) -> dict:
+    """{symbol: start of its newest bar, or None}."""
+    with transaction(uri) as conn:
+        return dict(conn.execute(query("newest_bars"), {"symbols": symbols, "interval": interval}).fetchall())
+
+
+def record_freshness(uri: str, rows: list[dict]) -> None:
+    """Keep the watchdog's verdicts, one row per symbol."""
+    with transaction(uri) as conn, conn.cursor() as cursor:
+        cursor.executemany(query("upsert_freshness_check"), rows)
+
+
 def read(uri: str, name: str, params: dict | None = None) -> list[dict]:
     """The rows of a named query, as dicts: the reporting layer's readers."""
     with psycopg.connect(uri, row_factory=psycopg.rows.dict_row, application_name="market_reader") as conn:

@@ -11,6 +11,7 @@ DAG_FILES = sorted(DAGS_DIR.glob("*.py"))
 EXPECTED_TASKS = {
     "market_bars_pipeline": {"fetch_bars", "check_backlog", "drain_to_warehouse", "refresh_reporting"},
     "market_bars_history": {"fetch_history_month", "check_backlog", "drain_to_warehouse", "refresh_reporting"},
+    "market_freshness_watchdog": {"check_freshness"},
 }
 
 
@@ -37,10 +38,27 @@ def test_should_follow_policies(dagbag, dag_id):
     assert dag.doc_md, "a docstring shown in the UI"
     assert dag.catchup is False
     assert dag.max_active_runs == 1, "runs share a topic and a checkpoint"
+    assert dag.on_failure_callback, "a run that fails with no failed task (a timeout) alerts too"
     for task in dag.tasks:
         assert task.owner and task.owner != "airflow", f"{task.task_id}: owner"
         assert task.retries >= 1, f"{task.task_id}: retries"
         assert task.on_failure_callback, f"{task.task_id}: failure alert"
+        assert not task.on_retry_callback, f"{task.task_id}: only the last try alerts"
+        assert task.execution_timeout, f"{task.task_id}: a hung task must end"
+
+
+def test_live_and_watchdog_runs_time_out_and_a_deadline_alert_warns_first(dagbag):
+    deadline_seconds = json.loads((DAGS_DIR.parent / "config" / "airflow_variables.json").read_text())[
+        "market_data_run_deadline_seconds"]
+    for dag_id in ("market_bars_pipeline", "market_freshness_watchdog"):
+        dag = dagbag.dags[dag_id]
+        (deadline,) = dag.deadline if isinstance(dag.deadline, list) else [dag.deadline]
+        assert deadline.interval.key == "market_data_run_deadline_seconds"
+        assert deadline.callback.path == "market_pipeline.alerts.run_overdue"
+        assert dag.dagrun_timeout, f"{dag_id}: a hung run must end"
+    assert deadline_seconds < dagbag.dags["market_bars_pipeline"].dagrun_timeout.total_seconds()
+    assert not dagbag.dags["market_bars_history"].deadline, "a history month may wait a day for quota"
+
 
 
 def test_should_serialise_api_calls_and_drains_through_one_slot_pools(dagbag):

@@ -1,6 +1,6 @@
 -- What the reporting layer reads beyond bars, quarantine and the API call log:
--- the exchange calendar, what the live fetch expects per symbol, and the Kafka
--- lag as the backlog check last saw it.
+-- the exchange calendar, what the live fetch expects per symbol, the Kafka lag
+-- as the backlog check last saw it, and the freshness watchdog's verdicts.
 
 -- NYSE sessions, written by warehouse.sync_trading_sessions from
 -- market_pipeline.trading_calendar: the same session hours the fetch plans by.
@@ -37,6 +37,16 @@ CREATE TABLE market.topic_lag (
     committed_offset  bigint      NOT NULL,
     checked_at        timestamptz NOT NULL,
     PRIMARY KEY (query_name, topic, partition)
+);
+
+-- The freshness watchdog's last verdict per symbol (market_freshness_watchdog DAG).
+CREATE TABLE market.freshness_checks (
+    symbol         text        PRIMARY KEY,
+    checked_at     timestamptz NOT NULL,
+    newest_bar     timestamptz,
+    bars_expected  boolean     NOT NULL,
+    stale          boolean     NOT NULL,
+    reason         text        NOT NULL
 );
 
 -- The operators' question: what was quarantined lately.

@@ -150,7 +150,10 @@ SELECT f.symbol,
            AND coalesce(newest.bar_time + make_interval(mins => rtrim(f.interval, 'min')::integer), '-infinity')
                < visible.until_utc AS bars_expected,
        f.flagged,
-       f.recorded_at AS state_recorded_at
+       f.recorded_at AS state_recorded_at,
+       w.stale AS watchdog_stale,
+       w.reason AS watchdog_reason,
+       w.checked_at AS watchdog_checked_at_utc
 FROM market.fetch_state AS f
 LEFT JOIN LATERAL (
     SELECT bar_time FROM market.bars AS b
@@ -168,8 +171,10 @@ LEFT JOIN LATERAL (
     WHERE CASE WHEN f.entitlement = 'none' THEN s.published_at <= now()
                ELSE hours.opens < now() - f.data_delay END
     ORDER BY s.session_date DESC LIMIT 1
-) AS visible ON true;
+) AS visible ON true
+LEFT JOIN market.freshness_checks AS w ON w.symbol = f.symbol;
 COMMENT ON VIEW reporting.freshness IS 'Per watchlist symbol: the newest bar, its age, and whether newer bars exist that the key may see (bars_expected): with entitlement none, a published session not yet loaded; with delayed or realtime, bars of a session in progress or not yet loaded. Never expected for a flagged symbol.';
+COMMENT ON COLUMN reporting.freshness.watchdog_stale IS 'The freshness watchdog''s last verdict (market_freshness_watchdog): true when it found the symbol stale and alerted; watchdog_reason says why either way.';
 COMMENT ON COLUMN reporting.freshness.visible_until_utc IS 'The end of the newest bar the key may see now: the published session''s close (none), or now minus the delay, capped at the session''s close.';
 
 CREATE VIEW reporting.api_quota_daily AS

@@ -1,0 +1,51 @@
+"""
+### Market freshness watchdog
+
+Every 5 minutes: compares each watchlist symbol's newest bar in the warehouse
+with what the key's entitlement lets the API serve by now, records the verdicts
+(`market.freshness_checks`, shown in `reporting.freshness` and the market page)
+and fails, so the alerts go out, when a symbol is stale.
+
+The decision that matters: it judges with the same calendar and entitlement
+rules the fetch plans by, and stays quiet when no bars can be due: the market
+is closed to the key, the symbol is flagged, or the quota is knowingly spent.
+Limits live in the `freshness` section of `market_data_config`.
+"""
+
+from datetime import UTC, datetime, timedelta
+
+from airflow.sdk import dag, task
+
+from market_pipeline import tasks
+from market_pipeline.alerts import dag_alerting, task_failed
+from market_pipeline.config import RunTarget, run_params
+
+
+@dag(
+    schedule=timedelta(minutes=5),
+    start_date=datetime(2026, 1, 1, tzinfo=UTC),
+    catchup=False,
+    max_active_runs=1,
+    allowed_run_types=["scheduled", "manual"],
+    dagrun_timeout=timedelta(minutes=4),  # before the next run is due
+    default_args={
+        "owner": "market-data",
+        "retries": 1,  # for a database hiccup; a stale verdict fails at once (AirflowFailException)
+        "retry_delay": timedelta(seconds=30),
+        "execution_timeout": timedelta(minutes=1),  # a check takes ~1 s
+        "on_failure_callback": task_failed,
+    },
+    params=run_params(),
+    tags=["market-data", "monitoring"],
+    doc_md=__doc__,
+    **dag_alerting(),
+)
+def market_freshness_watchdog():
+    @task
+    def check_freshness(params=None) -> list[dict]:
+        return tasks.check_freshness(RunTarget.model_validate(params))
+
+    check_freshness()
+
+
+market_freshness_watchdog()

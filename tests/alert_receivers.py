@@ -1,0 +1,78 @@
+"""A real SMTP server (aiosmtpd) and an HTTP receiver for chat messages, for the alert tests."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from email import message_from_bytes, policy
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+from aiosmtpd.controller import Controller
+
+
+@dataclass
+class Received:
+    emails: list = field(default_factory=list)  # email.message.EmailMessage
+    chats: list[dict] = field(default_factory=list)
+    smtp_port: int = 0
+    chat_url: str = ""
+
+    def smtp_connection(self) -> dict:
+        """The smtp_default connection that delivers to this server (Airflow's JSON form)."""
+        return {"conn_type": "smtp", "host": "127.0.0.1", "port": self.smtp_port,
+                "extra": {"from_email": "airflow@pipeline.test", "alert_to": "oncall@pipeline.test",
+                          "disable_ssl": True, "disable_tls": True, "timeout": 10, "retry_limit": 1}}
+
+    def chat_connection(self) -> dict:
+        """The apprise_default connection that posts to this receiver (Apprise's json:// service)."""
+        return {"conn_type": "apprise", "extra": {"config": {"path": self.chat_url}}}
+
+    def texts(self) -> list[str]:
+        return [email.get_body(("html", "plain")).get_content() + email["Subject"] for email in self.emails] + [
+            json.dumps(chat) for chat in self.chats]
+
+
+class _Mailbox:
+    def __init__(self, received: Received) -> None:
+        self.received = received
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's hook name)
+        self.received.emails.append(message_from_bytes(envelope.content, policy=policy.default))
+        return "250 Message accepted for delivery"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def alert_receivers() -> Iterator[Received]:
+    received = Received()
+
+    class ChatHandler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            received.chats.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    http = HTTPServer(("127.0.0.1", 0), ChatHandler)
+    threading.Thread(target=http.serve_forever, daemon=True).start()
+    received.smtp_port = _free_port()
+    smtp = Controller(_Mailbox(received), hostname="127.0.0.1", port=received.smtp_port)
+    smtp.start()
+    received.chat_url = f"json://127.0.0.1:{http.server_address[1]}/alerts"
+    try:
+        yield received
+    finally:
+        smtp.stop()
+        http.shutdown()
+        http.server_close()
