@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
 from airflow.sdk import task
 
 from market_pipeline import tasks
 from market_pipeline.config import RunTarget
+from market_pipeline.operators import DrainOperator
 from market_pipeline.settings import (
     CHECKPOINTS_DIR,
     DRAIN_POOL,
@@ -34,7 +34,7 @@ def check_backlog_then_drain():
     def check_backlog(params=None) -> bool:
         return tasks.has_backlog(RunTarget.model_validate(params))
 
-    drain_to_warehouse = SparkSubmitOperator(
+    drain_to_warehouse = DrainOperator(
         task_id="drain_to_warehouse",
         pool=DRAIN_POOL,
         conn_id=SPARK_CONN_ID,

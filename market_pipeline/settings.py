@@ -19,6 +19,8 @@ SPARK_APPS_DIR = PROJECT_ROOT / "spark_apps"
 STATE_DIR = Path(os.environ.get("STOCKPIPE_STATE_DIR", PROJECT_ROOT / ".state"))
 JARS_DIR = Path(os.environ.get("STOCKPIPE_JARS_DIR", PROJECT_ROOT / ".cache" / "jars"))
 CHECKPOINTS_DIR = STATE_DIR / "checkpoints"
+# The drain's Python package, zipped at each launch for the executors (`--py-files`).
+JOB_PACKAGE_ZIP = STATE_DIR / "spark" / "market_pipeline.zip"
 # Spark's Kafka source and its dependencies (resolved by `bin/stack setup`).
 SPARK_KAFKA_JARS = str(JARS_DIR / "spark-kafka" / "*.jar")
 # Only the write-path benchmark uses JDBC.

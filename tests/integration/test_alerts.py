@@ -1,0 +1,150 @@
+"""Alerts as Airflow's scheduler, workers and triggerer send them: to a real SMTP server
+(aiosmtpd) and an HTTP chat receiver, through the smtp_default and apprise_default connections.
+
+A task's last failed try sends exactly one e-mail and one chat message, earlier tries none; a
+task past its execution_timeout fails and alerts; a run not done by its deadline alerts (Airflow's
+Deadline Alerts are experimental: this pins the behaviour we rely on); the freshness watchdog
+fails and alerts on stale data during a session and passes while the market is closed.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import timedelta
+
+import psycopg
+import pytest
+
+from market_pipeline.airflow_api import AirflowApi
+from market_pipeline.settings import RUN_DEADLINE_VARIABLE
+from market_pipeline.simulator import SimulatorOptions
+from tests.alert_receivers import Received, alert_receivers
+from tests.conftest import TRADING_MORNING
+from tests.integration.helpers import fetch_all, run_dag, sandbox
+
+pytestmark = pytest.mark.integration
+PIPELINE, WATCHDOG = "market_bars_pipeline", "market_freshness_watchdog"
+WATCHLIST = ["TSLA", "MSFT", "GOOGL"]
+
+
+@pytest.fixture(scope="module")
+def api() -> AirflowApi:
+    api = AirflowApi.from_environment()
+    for dag_id in (PIPELINE, WATCHDOG):
+        api.wait_for_dag(dag_id)
+    return api
+
+
+@pytest.fixture(scope="module")
+def received(api):
+    """The alert connections point at this module's receivers, in Airflow's metadata database
+    (so the scheduler's workers and the triggerer see them), and go away afterwards."""
+    with alert_receivers() as received:
+        for conn_id, connection in (("smtp_default", received.smtp_connection()),
+                                    ("apprise_default", received.chat_connection())):
+            api.call("POST", "connections", json={"connection_id": conn_id, "conn_type": connection["conn_type"],
+                                                  "host": connection.get("host"), "port": connection.get("port"),
+                                                  "extra": json.dumps(connection["extra"])})
+        try:
+            yield received
+        finally:
+            for conn_id in ("smtp_default", "apprise_default"):
+                api.request("DELETE", f"connections/{conn_id}")
+            for dag_id in (PIPELINE, WATCHDOG):
+                api.pause(dag_id)
+
+
+@pytest.fixture
+def box(api, kafka_bootstrap, test_warehouse_uri, received):
+    options = SimulatorOptions(per_second=1, per_minute=None, per_day=25, key_entitlement="realtime")
+    with sandbox(api, kafka_bootstrap, test_warehouse_uri, start=TRADING_MORNING, options=options,
+                 watchlist=WATCHLIST, entitlement="realtime", quota={"per_day": 25, "per_minute": None,
+                                                                     "per_second": 1}) as box:
+        received.emails.clear()
+        received.chats.clear()
+        yield box
+
+
+def try_number(api: AirflowApi, dag_id: str, run_id: str, task_id: str) -> int:
+    return api.call("GET", f"dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}")["try_number"]
+
+
+def wait_for(condition, seconds: float = 90) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting"
+        time.sleep(0.5)
+
+
+def assert_no_key(received: Received, api_key: str) -> None:
+    assert all(api_key not in text for text in received.texts())
+
+
+def test_only_the_last_failed_try_sends_one_email_and_one_chat_message(api, box, received):
+    # A ledger the fetch cannot read fails every try the same way.
+    api.call("POST", "variables", json={"key": box.target.ledger_variable, "value": "not a ledger"})
+    run_id, run, states = run_dag(api, PIPELINE, box.target)
+    assert run["state"] == "failed" and states["fetch_bars"] == "failed", states
+    assert try_number(api, PIPELINE, run_id, "fetch_bars") == 3, "two retries first"
+    wait_for(lambda: received.emails and received.chats)
+    time.sleep(3)  # anything more would have arrived by now
+    (email,), (chat,) = received.emails, received.chats
+    assert email["Subject"] == "[market-data] market_bars_pipeline.fetch_bars failed on its last try (3)"
+    body = email.get_body(("html",)).get_content()
+    for field in ("market_bars_pipeline", "fetch_bars", run_id, "ValidationError: 1 validation error for Ledger",
+                  "/dags/market_bars_pipeline/runs/", "/tasks/fetch_bars?try_number=3"):
+        assert field in body, field
+    assert chat["title"] == email["Subject"] and f"Run: {run_id}" in chat["message"]
+    assert_no_key(received, box.api_key)
+
+
+def test_a_task_past_its_execution_timeout_fails_and_alerts(api, box, received, test_warehouse_uri):
+    # The watchdog's write waits behind this lock past its one-minute execution_timeout, twice.
+    with psycopg.connect(test_warehouse_uri) as blocker:
+        blocker.execute("LOCK TABLE market.freshness_checks IN ACCESS EXCLUSIVE MODE")
+        run_id, run, states = run_dag(api, WATCHDOG, box.target)
+    assert run["state"] == "failed", states
+    (email,) = received.emails
+    body = email.get_body(("html",)).get_content()
+    assert email["Subject"] == "[market-data] market_freshness_watchdog.check_freshness failed on its last try (2)"
+    assert "AirflowTaskTimeout" in body and run_id in body
+    assert len(received.chats) == 1
+
+
+def test_the_watchdog_alerts_on_stale_data_in_a_session_and_passes_when_the_market_is_closed(api, box, received):
+    run_id, run, _ = run_dag(api, WATCHDOG, box.target)  # Tuesday 11:00, realtime key, nothing loaded
+    assert run["state"] == "failed"
+    wait_for(lambda: received.emails and received.chats)
+    body = received.emails[0].get_body(("html",)).get_content()
+    assert "stale market data: TSLA (newest bar 420 min behind the newest visible one (limit 30 min))" in body
+    assert try_number(api, WATCHDOG, run_id, "check_freshness") == 1, "a stale verdict is not retried"
+    verdicts = fetch_all(box.warehouse_uri, "SELECT symbol, stale FROM market.freshness_checks ORDER BY symbol")
+    assert verdicts == [(symbol, True) for symbol in sorted(WATCHLIST)]
+
+    box.advance(timedelta(days=4))  # Saturday 11:00
+    received.emails.clear()
+    received.chats.clear()
+    run_id, run, _ = run_dag(api, WATCHDOG, box.target)
+    assert run["state"] == "success"
+    assert fetch_all(box.warehouse_uri, "SELECT DISTINCT stale, reason FROM market.freshness_checks") == [
+        (False, "market closed to the key")]
+    time.sleep(3)
+    assert received.emails == [] and received.chats == []
+
+
+def test_a_run_not_done_by_its_deadline_alerts_from_the_triggerer(api, box, received):
+    before = json.loads(api.call("GET", f"variables/{RUN_DEADLINE_VARIABLE}")["value"])
+    api.call("PATCH", f"variables/{RUN_DEADLINE_VARIABLE}", json={"key": RUN_DEADLINE_VARIABLE, "value": "2"})
+    try:
+        run_id, run, _ = run_dag(api, PIPELINE, box.target)  # fetch, drain and refresh: well over 2 s
+    finally:
+        api.call("PATCH", f"variables/{RUN_DEADLINE_VARIABLE}",
+                 json={"key": RUN_DEADLINE_VARIABLE, "value": json.dumps(before)})
+    assert run["state"] == "success"
+    wait_for(lambda: any("deadline" in email["Subject"] for email in received.emails))
+    (email,) = [email for email in received.emails if "deadline" in email["Subject"]]
+    assert email["Subject"] == "[market-data] market_bars_pipeline run not done by its deadline"
+    assert run_id in email.get_body(("html",)).get_content()
+    assert any("not done by its deadline" in chat["title"] for chat in received.chats)
+    assert_no_key(received, box.api_key)
