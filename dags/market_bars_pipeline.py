@@ -50,8 +50,8 @@ from market_pipeline.settings import ALPHAVANTAGE_POOL
     **dag_alerting(),
 )
 def market_bars_pipeline():
-    # A fetch takes 1-4 s on a free key; a premium key's full refresh of a long watchlist at
-    # 75 requests a minute takes minutes: 10 minutes covers ~700 requests.
+    # A free key's fetch took 10 s in a busy CI run (task start included); a premium key's
+    # refresh of a long watchlist at 75 requests a minute takes minutes: 10 covers ~700 requests.
     @task(pool=ALPHAVANTAGE_POOL, execution_timeout=timedelta(minutes=10))
     def fetch_bars(params=None, ti=None, dag_run=None) -> dict:
         return tasks.fetch_bars(RunTarget.model_validate(params), tasks.RunInfo.from_context(ti, dag_run))

@@ -30,7 +30,9 @@ def check_backlog_then_drain():
     the fetch before."""
 
     # Runs even when the fetch was skipped (daily limit): earlier bars may still wait in Kafka.
-    @task.short_circuit(trigger_rule="none_failed", execution_timeout=timedelta(minutes=2))  # takes ~0.1 s
+    # Durations measured in a CI run (2 busy cores, task start included): check_backlog 3-6 s,
+    # drain 60-81 s for a month of history, refresh_reporting 7-11 s. Timeouts at 10-20 times that.
+    @task.short_circuit(trigger_rule="none_failed", execution_timeout=timedelta(minutes=2))
     def check_backlog(params=None) -> bool:
         return tasks.has_backlog(RunTarget.model_validate(params))
 
@@ -53,10 +55,9 @@ def check_backlog_then_drain():
         # The URI carries the password: environment, not argv.
         env_vars={"WAREHOUSE_URI": "{{ conn.get(params.warehouse_conn_id).get_uri() }}"},
         conf={"spark.driver.memory": "1g"},
-        # 1M bars drain in ~35 s, a month of history in ~20 s: 20 minutes means a hung job.
-        execution_timeout=timedelta(minutes=20),
+        execution_timeout=timedelta(minutes=20),  # 1M bars drain in ~35 s on an idle machine
     )
-    @task(execution_timeout=timedelta(minutes=10))  # ~1 s on the demo's bars, ~30 s on a million
+    @task(execution_timeout=timedelta(minutes=10))
     def refresh_reporting(params=None) -> None:
         tasks.refresh_reporting(RunTarget.model_validate(params))
 
