@@ -1,3 +1,3 @@
-SELECT symbol, newest_bar_et, age, entitlement, bars_expected, flagged
+SELECT symbol, newest_bar_et, age, entitlement, bars_expected, flagged, watchdog_stale, watchdog_reason
 FROM reporting.freshness
 ORDER BY symbol
