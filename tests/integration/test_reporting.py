@@ -224,3 +224,15 @@ def test_every_reporting_view_is_commented(reporting):
         SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
         WHERE n.nspname = 'reporting' AND c.relkind IN ('v', 'm') AND obj_description(c.oid, 'pg_class') IS NULL
     """) == []
+
+
+def test_freshness_shows_the_watchdog_s_last_verdict(reporting):
+    now = datetime.now(UTC)
+    config = PipelineConfig(watchlist=["TST", "NEW"], interval="5min", outputsize="compact", extended_hours=True,
+                            entitlement="none", fetch_when_closed=False,
+                            quota=QuotaConfig(per_day=25, per_minute=None, per_second=1), max_offsets_per_trigger=10)
+    warehouse.record_fetch_state(reporting, fetch_state_rows(config, Ledger(), now))
+    warehouse.record_freshness(reporting, [{"symbol": "TST", "checked_at": now, "newest_bar": utc("2026-11-27 21:55"),
+                                            "bars_expected": True, "stale": True, "reason": "not loaded"}])
+    assert select(reporting, "SELECT symbol, watchdog_stale, watchdog_reason FROM reporting.freshness"
+                             " ORDER BY symbol") == [("NEW", None, None), ("TST", True, "not loaded")]
