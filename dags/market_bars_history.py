@@ -20,7 +20,7 @@ from datetime import UTC, datetime, time, timedelta
 from airflow.sdk import dag
 from airflow.timetables.interval import CronDataIntervalTimetable
 
-from market_pipeline.alerts import dag_alerting, task_failed
+from market_pipeline.alerts import dag_alerting, task_defaults
 from market_pipeline.config import run_params
 from market_pipeline.drain_tasks import check_backlog_then_drain
 from market_pipeline.operators import FetchHistoryMonthOperator
@@ -35,12 +35,7 @@ from market_pipeline.trading_calendar import HISTORY_START
     start_date=datetime.combine(HISTORY_START, time(), UTC),
     catchup=False,
     max_active_runs=1,
-    default_args={
-        "owner": "market-data",
-        "retries": 2,
-        "retry_delay": timedelta(minutes=1),
-        "on_failure_callback": task_failed,
-    },
+    default_args=task_defaults(retries=2, retry_delay=timedelta(minutes=1)),
     params=run_params(),
     tags=["market-data", "alphavantage", "history"],
     doc_md=__doc__,

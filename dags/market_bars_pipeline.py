@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from airflow.sdk import dag, task
 
 from market_pipeline import tasks
-from market_pipeline.alerts import dag_alerting, task_failed
+from market_pipeline.alerts import dag_alerting, task_defaults
 from market_pipeline.config import RunTarget, run_params
 from market_pipeline.drain_tasks import check_backlog_then_drain
 from market_pipeline.settings import ALPHAVANTAGE_POOL
@@ -35,12 +35,7 @@ from market_pipeline.settings import ALPHAVANTAGE_POOL
     # Backfilling a 90-second fetch would repeat the live fetch ~260 times a day and ask the API
     # for no past at all: history is `market_bars_history`'s job, so Airflow refuses it here.
     allowed_run_types=["scheduled", "manual"],
-    default_args={
-        "owner": "market-data",
-        "retries": 2,
-        "retry_delay": timedelta(seconds=30),
-        "on_failure_callback": task_failed,
-    },
+    default_args=task_defaults(retries=2, retry_delay=timedelta(seconds=30)),
     # A hung run blocks the next ones (max_active_runs=1): end it. Its deadline alert, at
     # market_data_run_deadline_seconds (10 min) after queueing, has warned by then.
     dagrun_timeout=timedelta(minutes=15),

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from airflow.sdk import dag, task
 
 from market_pipeline import tasks
-from market_pipeline.alerts import dag_alerting, task_failed
+from market_pipeline.alerts import dag_alerting, task_defaults
 from market_pipeline.config import RunTarget, run_params
 
 
@@ -28,13 +28,9 @@ from market_pipeline.config import RunTarget, run_params
     max_active_runs=1,
     allowed_run_types=["scheduled", "manual"],
     dagrun_timeout=timedelta(minutes=4),  # before the next run is due
-    default_args={
-        "owner": "market-data",
-        "retries": 1,  # for a database hiccup; a stale verdict fails at once (AirflowFailException)
-        "retry_delay": timedelta(seconds=30),
-        "execution_timeout": timedelta(minutes=1),  # a check takes ~1 s
-        "on_failure_callback": task_failed,
-    },
+    # One retry for a database hiccup; a stale verdict fails at once (AirflowFailException).
+    # A check took 1-3 s in CI.
+    default_args=task_defaults(retries=1, retry_delay=timedelta(seconds=30), execution_timeout=timedelta(minutes=1)),
     params=run_params(),
     tags=["market-data", "monitoring"],
     doc_md=__doc__,

@@ -168,6 +168,12 @@ task_failed = TaskFailed()
 run_failed = RunFailed()
 
 
+def task_defaults(*, retries: int, retry_delay, **more) -> dict:
+    """Every pipeline DAG's default_args: its owner, retries, and the last-try failure alert."""
+    return {"owner": "market-data", "retries": retries, "retry_delay": retry_delay,
+            "on_failure_callback": task_failed, **more}
+
+
 def dag_alerting(*, deadline: bool = True) -> dict:
     """The alerting arguments of every pipeline DAG: the run-level failure callback, and a deadline
     alert for a run not done `market_data_run_deadline_seconds` after it was queued (Airflow's
