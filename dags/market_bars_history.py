@@ -40,7 +40,7 @@ from market_pipeline.trading_calendar import HISTORY_START
     tags=["market-data", "alphavantage", "history"],
     doc_md=__doc__,
     # No deadline and no run timeout: a month waits, deferred, for the next quota day.
-    **dag_alerting(deadline=False),
+    **dag_alerting(deadline=None),
 )
 def market_bars_history():
     # Deferred until the quota resets (at most a day), then a few requests: 26 hours in all.

@@ -36,13 +36,13 @@ from market_pipeline.settings import ALPHAVANTAGE_POOL
     # for no past at all: history is `market_bars_history`'s job, so Airflow refuses it here.
     allowed_run_types=["scheduled", "manual"],
     default_args=task_defaults(retries=2, retry_delay=timedelta(seconds=30)),
-    # A hung run blocks the next ones (max_active_runs=1): end it. Its deadline alert, at
-    # market_data_run_deadline_seconds (10 min) after queueing, has warned by then.
+    # A hung run blocks the next ones (max_active_runs=1): end it. Its deadline alert has warned
+    # 10 minutes earlier: a run takes 20-25 s, so 5 minutes is three cycles behind.
     dagrun_timeout=timedelta(minutes=15),
     params=run_params(),
     tags=["market-data", "alphavantage", "kafka", "spark"],
     doc_md=__doc__,
-    **dag_alerting(),
+    **dag_alerting(deadline=timedelta(minutes=5)),
 )
 def market_bars_pipeline():
     # A free key's fetch took 10 s in a busy CI run (task start included); a premium key's

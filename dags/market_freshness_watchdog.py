@@ -28,13 +28,14 @@ from market_pipeline.config import RunTarget, run_params
     max_active_runs=1,
     allowed_run_types=["scheduled", "manual"],
     dagrun_timeout=timedelta(minutes=4),  # before the next run is due
+    # A check takes 1-3 s: a run not done 2 minutes after it was queued is stuck.
     # One retry for a database hiccup; a stale verdict fails at once (AirflowFailException).
     # A check took 1-3 s in CI.
     default_args=task_defaults(retries=1, retry_delay=timedelta(seconds=30), execution_timeout=timedelta(minutes=1)),
     params=run_params(),
     tags=["market-data", "monitoring"],
     doc_md=__doc__,
-    **dag_alerting(),
+    **dag_alerting(deadline=timedelta(minutes=2)),
 )
 def market_freshness_watchdog():
     @task

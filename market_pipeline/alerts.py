@@ -24,13 +24,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 from html import escape
 from urllib.parse import quote
 
 from airflow.sdk import BaseNotifier, Connection
 from airflow.sdk.exceptions import AirflowNotFoundException
-
-from market_pipeline.settings import RUN_DEADLINE_VARIABLE
 
 SMTP_CONN_ID = "smtp_default"
 CHAT_CONN_ID = "apprise_default"
@@ -174,17 +173,17 @@ def task_defaults(*, retries: int, retry_delay, **more) -> dict:
             "on_failure_callback": task_failed, **more}
 
 
-def dag_alerting(*, deadline: bool = True) -> dict:
+def dag_alerting(*, deadline: timedelta | None) -> dict:
     """The alerting arguments of every pipeline DAG: the run-level failure callback, and a deadline
-    alert for a run not done `market_data_run_deadline_seconds` after it was queued (Airflow's
-    Deadline Alerts are experimental: tests/integration/test_alerts.py pins what we rely on)."""
+    alert for a run not done `deadline` after it was queued. Airflow's Deadline Alerts are
+    experimental (tests/integration/test_alerts.py pins what we rely on); their Variable-backed
+    interval stops the scheduler in Airflow 3.3.2 (it commits inside the scheduler's locked
+    transaction), so the interval is fixed here."""
     from airflow.sdk import AsyncCallback, DeadlineAlert, DeadlineReference
-    from airflow.sdk.definitions.deadline import VariableInterval
 
     arguments: dict = {"on_failure_callback": run_failed}
     if deadline:
-        arguments["deadline"] = DeadlineAlert(reference=DeadlineReference.DAGRUN_QUEUED_AT,
-                                              interval=VariableInterval(RUN_DEADLINE_VARIABLE),
+        arguments["deadline"] = DeadlineAlert(reference=DeadlineReference.DAGRUN_QUEUED_AT, interval=deadline,
                                               callback=AsyncCallback(run_overdue))
     return arguments
 

@@ -42,8 +42,6 @@ BARS_TOPIC = "market.bars.intraday"
 DEAD_LETTER_TOPIC = "market.bars.dead-letter"
 
 CONFIG_VARIABLE = "market_data_config"
-# Seconds after a run is queued by which it must be done, or its deadline alert goes out.
-RUN_DEADLINE_VARIABLE = "market_data_run_deadline_seconds"
 QUOTA_LEDGER_VARIABLE = "alphavantage_quota_ledger"
 
 DRAIN_QUERY_NAME = "bars_to_warehouse"
