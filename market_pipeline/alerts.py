@@ -62,12 +62,21 @@ def _html_value(value: str) -> str:
     return escape(value)
 
 
-def first_line(error: BaseException | str | None) -> str:
+def first_line(error: BaseException | None) -> str:
+    """The exception's first line; when it was raised while handling another (a timeout that
+    interrupted a database call), the one that started it comes first."""
     if error is None:
         return "no exception recorded"
-    text = str(error).strip()
-    line = text.splitlines()[0] if text else ""
-    return f"{type(error).__name__}: {line}" if isinstance(error, BaseException) else line
+    root = error
+    while (cause := root.__cause__ or (None if root.__suppress_context__ else root.__context__)) is not None:
+        root = cause
+    text = _line(root)
+    return text if root is error else f"{text} (then {_line(error)})"
+
+
+def _line(error: BaseException) -> str:
+    lines = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {lines[0] if lines else ''}"
 
 
 def task_alert(context) -> Alert:

@@ -43,6 +43,7 @@ def received(api):
     with alert_receivers() as received:
         for conn_id, connection in (("smtp_default", received.smtp_connection()),
                                     ("apprise_default", received.chat_connection())):
+            api.request("DELETE", f"connections/{conn_id}")  # left by an interrupted run
             api.call("POST", "connections", json={"connection_id": conn_id, "conn_type": connection["conn_type"],
                                                   "host": connection.get("host"), "port": connection.get("port"),
                                                   "extra": json.dumps(connection["extra"])})

@@ -33,6 +33,24 @@ def test_a_task_alert_names_dag_task_run_try_and_the_exception_s_first_line_and_
     assert f"<a href='{TI.log_url}'>" in alert.html
 
 
+def test_the_error_line_starts_from_the_exception_that_started_it():
+    try:
+        try:
+            raise TimeoutError("Timeout, PID: 42")
+        except TimeoutError as timeout:
+            raise ConnectionError("cannot exit pipeline mode while busy\nmore") from timeout
+    except ConnectionError as error:
+        assert alerts.first_line(error) == ("TimeoutError: Timeout, PID: 42 "
+                                            "(then ConnectionError: cannot exit pipeline mode while busy)")
+    try:
+        try:
+            raise KeyError("x")
+        except KeyError:
+            raise ValueError("clean") from None
+    except ValueError as error:
+        assert alerts.first_line(error) == "ValueError: clean", "a suppressed context is not the cause"
+
+
 def test_email_and_chat_each_get_one_message_through_the_provider_notifiers(receivers):
     alerts.task_failed.notify(TASK_CONTEXT)
     (email,) = receivers.emails
