@@ -19,6 +19,7 @@ from market_pipeline.settings import (
     CHECKPOINTS_DIR,
     DRAIN_POOL,
     KAFKA_CONN_ID,
+    PROJECT_ROOT,
     SPARK_APPS_DIR,
     SPARK_CONN_ID,
     SPARK_KAFKA_JARS,
@@ -53,7 +54,8 @@ def check_backlog_then_drain():
             "{{ var.json.get(params.config_variable).max_offsets_per_trigger }}",
         ],
         # The URI carries the password: environment, not argv.
-        env_vars={"WAREHOUSE_URI": "{{ conn.get(params.warehouse_conn_id).get_uri() }}"},
+        env_vars={"WAREHOUSE_URI": "{{ conn.get(params.warehouse_conn_id).get_uri() }}",
+                  "STOCKPIPE_PROJECT_ROOT": str(PROJECT_ROOT)},
         conf={"spark.driver.memory": "1g"},
         execution_timeout=timedelta(minutes=20),  # 1M bars drain in ~35 s on an idle machine
     )

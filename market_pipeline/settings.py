@@ -9,7 +9,9 @@ What a user tunes at run time (watchlist, limits) is not here but in the
 import os
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# The checkout. Set explicitly for the drain's driver, which imports this package from the zip
+# shipped with --py-files, where no SQL file sits beside it.
+PROJECT_ROOT = Path(os.environ.get("STOCKPIPE_PROJECT_ROOT", Path(__file__).resolve().parent.parent))
 SQL_DIR = PROJECT_ROOT / "include" / "sql"
 MIGRATIONS_DIR = SQL_DIR / "migrations"
 QUERIES_DIR = SQL_DIR / "queries"
