@@ -165,12 +165,13 @@ def check_freshness(target: RunTarget) -> list[dict]:
     now = target.now()
     verdicts = assess(config, VariableLedgerStore(target.ledger_variable).load(),
                       warehouse.newest_bars(uri, config.watchlist, config.interval), now)
-    warehouse.record_freshness(uri, [verdict.as_row(now) for verdict in verdicts])
+    rows = [verdict.as_row(now) for verdict in verdicts]
+    warehouse.record_freshness(uri, rows)
     for verdict in verdicts:
         log.info("%s: %s", verdict.symbol, verdict.reason)
     if stale := [f"{verdict.symbol} ({verdict.reason})" for verdict in verdicts if verdict.stale]:
         raise AirflowFailException(f"stale market data: {'; '.join(stale)}")
-    return [verdict.as_row(now) for verdict in verdicts]
+    return rows
 
 
 def refresh_reporting(target: RunTarget) -> None:

@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, time
 from decimal import Decimal
 
 from market_pipeline import warehouse
+from market_pipeline.config import PipelineConfig, QuotaConfig
 from market_pipeline.trading_calendar import EASTERN, trading_days
 
 
@@ -55,3 +56,10 @@ def load_bars(uri: str) -> None:
             for offset, (symbol, start, o, h, lo, c, v) in enumerate(rows):
                 copy.write_row((symbol, "5min", start, o, h, lo, c, v, start, "fixture", 0, offset))
     warehouse.refresh_reporting(uri)
+
+
+def watchlist_config(*symbols: str) -> PipelineConfig:
+    """A free key's config (entitlement none, 25 requests a day) watching `symbols`."""
+    return PipelineConfig(watchlist=list(symbols), interval="5min", outputsize="compact", extended_hours=True,
+                          entitlement="none", fetch_when_closed=False,
+                          quota=QuotaConfig(per_day=25, per_minute=None, per_second=1), max_offsets_per_trigger=10)

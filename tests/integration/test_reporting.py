@@ -12,11 +12,11 @@ import psycopg
 import pytest
 
 from market_pipeline import warehouse
-from market_pipeline.config import PipelineConfig, QuotaConfig
+from market_pipeline.config import QuotaConfig
 from market_pipeline.ingest import fetch_state_rows
 from market_pipeline.quota import Ledger
 from market_pipeline.trading_calendar import EASTERN, published_session, session_bounds, trading_days
-from tests.integration.reporting_fixture import load_bars, utc
+from tests.integration.reporting_fixture import load_bars, utc, watchlist_config
 
 pytestmark = pytest.mark.integration
 
@@ -122,9 +122,7 @@ def test_period_moving_averages_and_session_vwap_per_bar(reporting):
 
 
 def test_dim_symbol_counts_bars_and_lists_the_watchlist(reporting):
-    config = PipelineConfig(watchlist=["TST", "NEW"], interval="5min", outputsize="compact", extended_hours=True,
-                            entitlement="none", fetch_when_closed=False,
-                            quota=QuotaConfig(per_day=25, per_minute=None, per_second=1), max_offsets_per_trigger=10)
+    config = watchlist_config("TST", "NEW")
     warehouse.record_fetch_state(reporting, fetch_state_rows(config, Ledger(), datetime.now(UTC)))
     warehouse.refresh_reporting(reporting)
     rows = {symbol: rest for symbol, *rest in select(
@@ -142,9 +140,7 @@ def newest_bar_of(session: date) -> datetime:
 def test_freshness_follows_the_entitlement_and_ignores_flagged_symbols(reporting):
     now = datetime.now(UTC)
     published = published_session(now)
-    config = PipelineConfig(watchlist=["TST", "NEW", "BAD", "TOP"], interval="5min", outputsize="compact",
-                            extended_hours=True, entitlement="none", fetch_when_closed=False,
-                            quota=QuotaConfig(per_day=25, per_minute=None, per_second=1), max_offsets_per_trigger=10)
+    config = watchlist_config("TST", "NEW", "BAD", "TOP")
     ledger = Ledger()
     ledger.symbol("BAD").flagged = "Invalid API call"
     warehouse.record_fetch_state(reporting, fetch_state_rows(config, ledger, now))
@@ -184,9 +180,7 @@ def test_quota_per_day_and_today_from_the_call_log(reporting):
         reporting, "SELECT quota_day, requests, ok, throttled, failed, bars FROM reporting.api_quota_daily")}
     assert days[yesterday.date()] == [3, 2, 1, 0, 200]
     assert days[now.date()] == [3, 1, 0, 2, 50]
-    config = PipelineConfig(watchlist=["TST"], interval="5min", outputsize="compact", extended_hours=True,
-                            entitlement="none", fetch_when_closed=False,
-                            quota=QuotaConfig(per_day=25, per_minute=None, per_second=1), max_offsets_per_trigger=10)
+    config = watchlist_config("TST")
     warehouse.record_fetch_state(reporting, fetch_state_rows(config, Ledger(), now))
     assert select(reporting, "SELECT requests_used, requests_per_day, requests_left FROM reporting.api_quota_today") \
         == [(3, 25, 22)]
@@ -228,9 +222,7 @@ def test_every_reporting_view_is_commented(reporting):
 
 def test_freshness_shows_the_watchdog_s_last_verdict(reporting):
     now = datetime.now(UTC)
-    config = PipelineConfig(watchlist=["TST", "NEW"], interval="5min", outputsize="compact", extended_hours=True,
-                            entitlement="none", fetch_when_closed=False,
-                            quota=QuotaConfig(per_day=25, per_minute=None, per_second=1), max_offsets_per_trigger=10)
+    config = watchlist_config("TST", "NEW")
     warehouse.record_fetch_state(reporting, fetch_state_rows(config, Ledger(), now))
     warehouse.record_freshness(reporting, [{"symbol": "TST", "checked_at": now, "newest_bar": utc("2026-11-27 21:55"),
                                             "bars_expected": True, "stale": True, "reason": "not loaded"}])

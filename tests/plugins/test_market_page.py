@@ -20,11 +20,10 @@ from playwright.sync_api import expect, sync_playwright
 
 from market_pipeline import warehouse
 from market_pipeline.airflow_api import admin_login
-from market_pipeline.config import PipelineConfig, QuotaConfig
 from market_pipeline.ingest import fetch_state_rows
 from market_pipeline.quota import Ledger
 from market_pipeline.settings import PROJECT_ROOT, STATE_DIR
-from tests.integration.reporting_fixture import load_bars
+from tests.integration.reporting_fixture import load_bars, watchlist_config
 
 pytestmark = pytest.mark.integration
 
@@ -41,9 +40,7 @@ def free_port() -> int:
 def load_operations(uri: str) -> None:
     """Today's quota, a lag and a quarantined record beside the fixture's bars."""
     now = datetime.now(UTC)
-    config = PipelineConfig(watchlist=["TST", "AVG"], interval="5min", outputsize="compact", extended_hours=True,
-                            entitlement="none", fetch_when_closed=False,
-                            quota=QuotaConfig(per_day=25, per_minute=None, per_second=1), max_offsets_per_trigger=10)
+    config = watchlist_config("TST", "AVG")
     warehouse.record_fetch_state(uri, fetch_state_rows(config, Ledger(), now))
     warehouse.record_api_calls(uri, {"dag_id": "d", "run_id": "r", "try_number": 1}, [
         {"requested_at": now, "function": "TIME_SERIES_INTRADAY", "symbol": "TST", "month": None,
