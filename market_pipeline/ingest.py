@@ -107,7 +107,10 @@ class ApiCall:
 class QuotaMeter(RequestObserver):
     """Counts every HTTP request in the ledger and saves it before the request goes out;
     refuses one the limits cannot pay for; keeps at least 1/per_second between requests
-    (the API answers bursts with a throttle message); logs each request's outcome."""
+    (the API answers bursts with a throttle message); logs each request's outcome.
+
+    The gap is measured from the previous answer, not from its send: the server counted that
+    request before answering it, so however late it arrived, the next one lands a full gap later."""
 
     def __init__(
         self, store: LedgerStore, ledger: Ledger, limits: QuotaLimits, entitlement: str,
@@ -118,6 +121,7 @@ class QuotaMeter(RequestObserver):
         self.call_log = call_log if call_log is not None else []
         self.requests = 0
         self._sent_at = now()
+        self._answered_at: datetime | None = None
 
     def before_request(self, function: str, params: dict[str, str]) -> None:
         if self.ledger.capacity(self.limits, self.now()) < 1:
@@ -130,13 +134,16 @@ class QuotaMeter(RequestObserver):
         self.requests += 1
 
     def after_request(self, outcome: RequestOutcome) -> None:
+        self._answered_at = self.now()
         self.call_log.append(ApiCall(requested_at=self._sent_at, entitlement=self.entitlement, **asdict(outcome)))
 
     def _pace(self) -> None:
-        if self.ledger.last_call_at is None:
+        # Another task's last request (the ledger) or this meter's last answer, whichever is later.
+        previous = max((t for t in (self.ledger.last_call_at, self._answered_at) if t is not None), default=None)
+        if previous is None:
             return
         wait = (1.0 / self.limits.per_second + PACING_MARGIN_SECONDS
-                - (self.now() - self.ledger.last_call_at).total_seconds())
+                - (self.now() - previous).total_seconds())
         if wait > 0:
             self.sleep(wait)
 

@@ -1,12 +1,13 @@
 """The fetch step's per-symbol outcomes: watermarks, flagged symbols, the daily limit, the ledger."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from market_pipeline.alphavantage import AlphaVantageClient, InvalidApiKey
+from market_pipeline.alphavantage import AlphaVantageClient, InvalidApiKey, RequestOutcome
 from market_pipeline.config import PipelineConfig, QuotaConfig
-from market_pipeline.ingest import FetchIncomplete, MemoryLedgerStore, fetch_and_publish
+from market_pipeline.ingest import FetchIncomplete, MemoryLedgerStore, QuotaMeter, fetch_and_publish
+from market_pipeline.quota import Ledger, QuotaLimits
 from market_pipeline.settings import BARS_TOPIC, DEAD_LETTER_TOPIC
 from tests.conftest import TEST_API_KEY
 from tests.unit.helpers import RecordingObserver
@@ -176,3 +177,24 @@ def test_should_fetch_whole_sessions_without_the_entitlement_parameter_for_end_o
     [(function, params)] = observer.sent
     assert "entitlement" not in params and params["outputsize"] == "full"
     assert observer.outcomes[0].bars > 192 * 15, "the trailing 30 days, every extended-hours bar"
+
+
+def test_requests_are_paced_from_the_previous_answer_not_its_send():
+    """A slow answer means the server may have counted that request late: the next one waits
+    a full gap after the answer, so the server never sees two inside one second."""
+    clock = {"now": datetime(2026, 11, 24, 15, 0, tzinfo=UTC)}
+    now = lambda: clock["now"]  # noqa: E731
+
+    def sleep(seconds):
+        clock["now"] += timedelta(seconds=seconds)
+
+    meter = QuotaMeter(MemoryLedgerStore(), Ledger(), QuotaLimits(per_day=25, per_minute=None, per_second=1),
+                       "none", now, sleep)
+    sent, answered = [], []
+    for symbol in ("TSLA", "MSFT"):
+        meter.before_request("TIME_SERIES_INTRADAY", {"symbol": symbol})
+        sent.append(now())
+        clock["now"] += timedelta(seconds=0.8)  # the request's round trip
+        meter.after_request(RequestOutcome("TIME_SERIES_INTRADAY", symbol, None, "ok", 200, 100))
+        answered.append(now())
+    assert sent[1] - answered[0] >= timedelta(seconds=1)
