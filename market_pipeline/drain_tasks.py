@@ -25,6 +25,9 @@ from market_pipeline.settings import (
     SPARK_KAFKA_JARS,
 )
 
+# The drain's Spark settings, shared with the benchmark so it launches the job as the DAG does.
+DRAIN_SPARK_CONF = {"spark.driver.memory": "1g"}
+
 
 def check_backlog_then_drain():
     """(check_backlog, drain_to_warehouse, refresh_reporting), chained; call inside a DAG and put
@@ -56,7 +59,7 @@ def check_backlog_then_drain():
         # The URI carries the password: environment, not argv.
         env_vars={"WAREHOUSE_URI": "{{ conn.get(params.warehouse_conn_id).get_uri() }}",
                   "STOCKPIPE_PROJECT_ROOT": str(PROJECT_ROOT)},
-        conf={"spark.driver.memory": "1g"},
+        conf=DRAIN_SPARK_CONF,
         execution_timeout=timedelta(minutes=20),  # 1M bars drain in ~35 s on an idle machine
     )
     @task(execution_timeout=timedelta(minutes=10))
