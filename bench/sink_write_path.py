@@ -36,7 +36,7 @@ import pyarrow as pa
 
 from market_pipeline import warehouse
 from market_pipeline.settings import POSTGRES_JDBC_JARS
-from market_pipeline.sink import BAR_COLUMNS, ExactlyOnceSink
+from market_pipeline.sink import BAR_COLUMNS, ExactlyOnceSink, upsert_statement
 
 BENCH_DATABASE = "market_data_bench"
 BATCHED_UPSERT = """
@@ -132,7 +132,7 @@ class SparkJdbcUpsert:
         )
         # The named upsert reads `stage_bars`: here the JDBC-written table in public.
         with warehouse.transaction(uri) as conn:
-            conn.execute(warehouse.query("upsert_bars"))
+            conn.execute(upsert_statement())
 
     def close(self) -> None:
         self.spark.stop()

@@ -9,21 +9,72 @@ to the warehouse's `numeric` columns: no float ever rounds them.
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
-from market_pipeline.alphavantage import SeriesReply
+from market_pipeline.alphavantage import INTRADAY_INTERVALS, SeriesReply
 
 API_TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S"
 API_DATE_FORMAT = "%Y-%m-%d"
 
-SYMBOL_PATTERN = r"^[A-Z0-9.\-]{1,16}$"
-FinitePrice = Annotated[Decimal, Field(gt=0, allow_inf_nan=False, max_digits=18, decimal_places=6)]
+# The bar's contract: the `Bar` model's fields and their types, and `RULES`. The fetch validates
+# with them; the drain's Spark schema, casts and quarantine reasons (`spark_apps/`) and the sink's
+# columns (`market_pipeline.sink`) are derived from them; tests/integration/test_bar_contract.py
+# proves the three layers and the warehouse's own constraints agree.
+PRICE_DIGITS, PRICE_SCALE = 18, 6  # numeric(18,6) in the warehouse
+Price = Annotated[Decimal, Field(allow_inf_nan=False, max_digits=PRICE_DIGITS, decimal_places=PRICE_SCALE)]
+# Whole seconds, "Z": the message form the drain parses.
+UtcTimestamp = Annotated[datetime, PlainSerializer(lambda value: _iso_utc(value), when_used="json")]
+# Each field type in the drain: the Spark SQL type a message's text is cast to, and what a value
+# that is missing or does not cast is called in its quarantine reason.
+SPARK_TYPES: dict[type, tuple[str, str]] = {
+    str: ("string", "missing"),
+    datetime: ("timestamp", "missing or not an ISO-8601 UTC timestamp"),
+    Decimal: (f"decimal({PRICE_DIGITS},{PRICE_SCALE})", "missing, not a number, or out of range"),
+    int: ("bigint", "missing or not an integer"),
+}
+SYMBOL_PATTERN = r"^[A-Z0-9.-]{1,16}$"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A check on a bar whose fields are all present and typed, with the reason it gives.
+
+    `sql` is the check in the SQL that Spark and PostgreSQL both speak; `holds` is the same
+    check in Python, side by side so the two read as one."""
+
+    reason: str
+    sql: str
+    holds: Callable[[Any], bool]
+
+
+RULES = (
+    Rule("symbol is not an upper-case ticker", f"regexp_like(symbol, '{SYMBOL_PATTERN}')",
+         lambda bar: re.fullmatch(SYMBOL_PATTERN, bar.symbol) is not None),
+    Rule("unknown interval", "interval IN ({})".format(", ".join(f"'{i}'" for i in INTRADAY_INTERVALS)),
+         lambda bar: bar.interval in INTRADAY_INTERVALS),
+    Rule("negative volume", "volume >= 0", lambda bar: bar.volume >= 0),
+    Rule("low is not positive", "low > 0", lambda bar: bar.low > 0),
+    Rule("high is below open or close", "high >= greatest(open, close)",
+         lambda bar: bar.high >= max(bar.open, bar.close)),
+    Rule("low is above open or close", "low <= least(open, close)",
+         lambda bar: bar.low <= min(bar.open, bar.close)),
+)
 
 
 class Bar(BaseModel):
@@ -31,15 +82,15 @@ class Bar(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    symbol: str = Field(pattern=SYMBOL_PATTERN)
+    symbol: str
     interval: str
-    bar_time: datetime
-    open: FinitePrice
-    high: FinitePrice
-    low: FinitePrice
-    close: FinitePrice
-    volume: int = Field(ge=0)
-    fetched_at: datetime
+    bar_time: UtcTimestamp
+    open: Price
+    high: Price
+    low: Price
+    close: Price
+    volume: int
+    fetched_at: UtcTimestamp
 
     @field_validator("volume", mode="before")
     @classmethod
@@ -56,29 +107,20 @@ class Bar(BaseModel):
         return value.astimezone(UTC)
 
     @model_validator(mode="after")
-    def _ohlc_consistent(self) -> Bar:
-        if self.high < max(self.open, self.close):
-            raise ValueError(f"high {self.high} is below open/close")
-        if self.low > min(self.open, self.close):
-            raise ValueError(f"low {self.low} is above open/close")
+    def _obeys_the_rules(self) -> Bar:
+        for rule in RULES:
+            if not rule.holds(self):
+                raise ValueError(rule.reason)
         return self
 
     def to_message(self) -> bytes:
         """The bars topic's JSON: decimals as strings so no consumer parses them as floats."""
-        return json.dumps(
-            {
-                "symbol": self.symbol,
-                "interval": self.interval,
-                "bar_time": _iso_utc(self.bar_time),
-                "open": str(self.open),
-                "high": str(self.high),
-                "low": str(self.low),
-                "close": str(self.close),
-                "volume": self.volume,
-                "fetched_at": _iso_utc(self.fetched_at),
-            },
-            separators=(",", ":"),
-        ).encode()
+        return self.model_dump_json().encode()
+
+
+def spark_fields() -> list[tuple[str, str, str]]:
+    """(name, Spark SQL type, what a missing or uncastable value is called) of each field."""
+    return [(name, *SPARK_TYPES[field.annotation]) for name, field in Bar.model_fields.items()]
 
 
 @dataclass(frozen=True)

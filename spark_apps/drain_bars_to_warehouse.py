@@ -29,25 +29,21 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 
-from market_pipeline.alphavantage import INTRADAY_INTERVALS
-from market_pipeline.bars import SYMBOL_PATTERN
+from market_pipeline.bars import RULES, spark_fields
 from market_pipeline.settings import DRAIN_QUERY_NAME
 from market_pipeline.sink import ExactlyOnceSink
 
-PRICE_TYPE = "decimal(18,6)"
-# Every field read as a string, then cast with try_cast: a malformed value
-# becomes a quarantine reason instead of failing the whole batch.
-BAR_MESSAGE_SCHEMA = StructType(
-    [
-        StructField(name, StringType())
-        for name in ("symbol", "interval", "bar_time", "open", "high", "low", "close", "volume", "fetched_at")
-    ]
-)
+# The message's fields, from the bar's contract (`market_pipeline.bars`), every one read as a
+# string and then cast with try_cast: a malformed value becomes a quarantine reason instead of
+# failing the whole batch.
+BAR_FIELDS = spark_fields()
+BAR_MESSAGE_SCHEMA = StructType([StructField(name, StringType()) for name, _, _ in BAR_FIELDS])
 UTC_TIMESTAMP_FORMAT = "yyyy-MM-dd'T'HH:mm:ssX"
 
 
 def parse_bar_messages(messages: DataFrame, dead_letter_topic: str) -> DataFrame:
-    """Kafka records -> one row per record: the typed bar, its source, and `reason` (null when valid)."""
+    """Kafka records -> one row per record: the typed bar, its source, and `reason` (null when
+    valid). The raw message and its key travel on only with a reason: a good bar does not need them."""
     raw_value = F.col("value").cast("string")
     parsed = messages.select(
         F.col("topic").alias("source_topic"),
@@ -57,20 +53,19 @@ def parse_bar_messages(messages: DataFrame, dead_letter_topic: str) -> DataFrame
         raw_value.alias("raw_value"),
         F.from_json(raw_value, BAR_MESSAGE_SCHEMA).alias("m"),
     )
-    typed = parsed.select(
-        "*",
-        F.col("m.symbol").alias("symbol"),
-        F.col("m.interval").alias("interval"),
-        F.try_to_timestamp(F.col("m.bar_time"), F.lit(UTC_TIMESTAMP_FORMAT)).alias("bar_time"),
-        *(F.col(f"m.{name}").try_cast(PRICE_TYPE).alias(name) for name in ("open", "high", "low", "close")),
-        F.col("m.volume").try_cast("bigint").alias("volume"),
-        F.try_to_timestamp(F.col("m.fetched_at"), F.lit(UTC_TIMESTAMP_FORMAT)).alias("fetched_at"),
-    )
-    return typed.select(
-        "symbol", "interval", "bar_time", "open", "high", "low", "close", "volume", "fetched_at",
-        "source_topic", "source_partition", "source_offset", "message_key", "raw_value",
-        _rejection_reason(dead_letter_topic).alias("reason"),
-    )
+    typed = parsed.select("*", *(_typed(name, spark_type).alias(name) for name, spark_type, _ in BAR_FIELDS))
+    with_reason = typed.select("*", _rejection_reason(dead_letter_topic).alias("reason"))
+    kept_if_rejected = [F.when(F.col("reason").isNotNull(), F.col(name)).alias(name)
+                        for name in ("message_key", "raw_value")]
+    return with_reason.select(*(name for name, _, _ in BAR_FIELDS),
+                              "source_topic", "source_partition", "source_offset", *kept_if_rejected, "reason")
+
+
+def _typed(name: str, spark_type: str) -> Column:
+    text = F.col(f"m.{name}")
+    if spark_type == "timestamp":
+        return F.try_to_timestamp(text, F.lit(UTC_TIMESTAMP_FORMAT))
+    return text.try_cast(spark_type)
 
 
 def _rejection_reason(dead_letter_topic: str) -> Column:
@@ -81,18 +76,8 @@ def _rejection_reason(dead_letter_topic: str) -> Column:
                   F.coalesce(F.get_json_object("raw_value", "$.reason"), F.lit("no reason given")))),
         (F.col("raw_value").isNull(), F.lit("empty message")),
         (F.col("m").isNull() | F.col("m.symbol").isNull(), F.lit("not a bar: unparseable JSON or no symbol")),
-        (~F.col("symbol").rlike(SYMBOL_PATTERN), F.lit("symbol is not an upper-case ticker")),
-        (F.col("interval").isNull(), F.lit("missing interval")),
-        (~F.col("interval").isin(*INTRADAY_INTERVALS), F.lit("unknown interval")),
-        (F.col("bar_time").isNull(), F.lit("bar_time missing or not an ISO-8601 UTC timestamp")),
-        (F.col("fetched_at").isNull(), F.lit("fetched_at missing or not an ISO-8601 UTC timestamp")),
-        (F.col("open").isNull() | F.col("high").isNull() | F.col("low").isNull() | F.col("close").isNull(),
-         F.lit("a price is missing, not a number, or out of range")),
-        (F.col("volume").isNull(), F.lit("volume missing or not an integer")),
-        (F.col("volume") < 0, F.lit("negative volume")),
-        (F.col("low") <= 0, F.lit("low is not positive")),
-        (F.col("high") < F.greatest("open", "close"), F.lit("high is below open or close")),
-        (F.col("low") > F.least("open", "close"), F.lit("low is above open or close")),
+        *((F.col(name).isNull(), F.lit(f"{name} {missing}")) for name, _, missing in BAR_FIELDS),
+        *((~F.expr(rule.sql), F.lit(rule.reason)) for rule in RULES),
     ]
     reason = F.lit(None).cast("string")
     for failed, text in reversed(checks):
