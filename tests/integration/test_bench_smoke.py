@@ -1,14 +1,23 @@
-"""A quick smoke of the benchmarks: they run and report a figure per path (no timing is asserted)."""
+"""A quick smoke of the benchmarks: they run, check their tables as exact and report every figure.
+No time is ever asserted: the figures depend on the machine and on what runs beside."""
 
+import json
 import re
+import shutil
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
+from bench.generate import INTERVAL, generate, message, price
+from bench.report import BEGIN, END, FIGURES, TARGETS
+from market_pipeline.bars import Bar
+
 pytestmark = pytest.mark.integration
-BENCH = Path(__file__).resolve().parents[2] / "bench"
+ROOT = Path(__file__).resolve().parents[2]
+BENCH = ROOT / "bench"
 
 
 def test_sink_write_path_benchmark_reports_every_path():
@@ -17,3 +26,56 @@ def test_sink_write_path_benchmark_reports_every_path():
     assert result.returncode == 0, result.stderr[-2000:]
     for path in ("copy_upsert", "batched_upsert", "spark_jdbc_upsert"):
         assert re.search(rf"^{path}\s+\d+\s+\d+$", result.stdout, re.MULTILINE), result.stdout
+
+
+def test_generator_fast_path_writes_the_bytes_of_bar_to_message():
+    generated = generate(3_000)
+    revisions = {(bar.symbol, bar.bar_time) for bar in generated.final if bar.fetched_at.second}
+    assert revisions, "the sample holds revisions"
+    for bar in generated.final[::37] + [bar for bar in generated.final if (bar.symbol, bar.bar_time) in revisions]:
+        model = Bar(symbol=bar.symbol, interval=INTERVAL, bar_time=bar.bar_time, open=Decimal(price(bar.open)),
+                    high=Decimal(price(bar.high)), low=Decimal(price(bar.low)), close=Decimal(price(bar.close)),
+                    volume=bar.volume, fetched_at=bar.fetched_at)
+        assert message(bar) == model.to_message()
+
+
+def test_generator_is_deterministic_and_its_manifest_counts_the_latest_versions():
+    first, second = generate(5_000), generate(5_000)
+    assert first.messages == second.messages and first.manifest == second.manifest
+    manifest = first.manifest
+    assert len(first.messages) == manifest.messages == 5_000
+    assert manifest.final_rows == manifest.messages - manifest.revisions == 4_900
+    assert len({(bar.symbol, bar.bar_time) for bar in first.final}) == manifest.final_rows
+    assert manifest.sum_volume == sum(bar.volume for bar in first.final)
+    assert Decimal(manifest.sum_close) == sum(Decimal(price(bar.close)) for bar in first.final)
+
+
+@pytest.mark.timeout(900)
+def test_benchmark_smoke_checks_every_path_and_reports_every_figure(tmp_path):
+    output, markdown = tmp_path / "results.json", tmp_path / "BENCHMARKS.md"
+    shutil.copy(ROOT / "BENCHMARKS.md", markdown)
+    result = subprocess.run([sys.executable, "-m", "bench", "--smoke", "--output", str(output),
+                             "--markdown", str(markdown)], cwd=ROOT, capture_output=True, text=True, timeout=840)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
+
+    results = json.loads(output.read_text())
+    assert results["run"]["smoke"] and results["run"]["sections"] == ["generate", "throughput", "cycle", "quota"]
+    assert set(results["machine"]) >= {"cpu_count", "cpu_model", "ram_gb", "os", "python", "java", "spark",
+                                       "kafka", "postgres"}
+    throughput = results["throughput"]
+    for path in (throughput["drain"], throughput["fixed_cost"], throughput["baseline"], throughput["ceiling"]):
+        assert path["check"]["exact"] is True
+        assert path["check"]["final_rows"] == results["generator"]["manifest"]["final_rows"]
+    assert [figure for figure, value in results["figures"].items() if value is None] == []
+    assert set(results["figures"]) == set(FIGURES)
+    assert [target["figure"] for target in results["targets"]] == [figure for figure, *_ in TARGETS]
+    assert all(isinstance(target["met"], bool) for target in results["targets"])
+    assert set(results["cycle"]["memory"]) >= {"airflow-scheduler", "airflow-api-server", "airflow-dag-processor",
+                                               "airflow-triggerer", "kafka", "postgres", "simulator"}
+    for plan in ("free", "premium"):
+        assert results["quota"][plan]["days"] and results["quota"][plan]["throttled"] == 0
+
+    text = markdown.read_text()
+    generated = text.split(BEGIN, 1)[1].split(END, 1)[0]
+    assert all(label in generated for label, *_ in FIGURES.values())
+    assert text.split(BEGIN, 1)[0] == (ROOT / "BENCHMARKS.md").read_text().split(BEGIN, 1)[0], "prose kept"

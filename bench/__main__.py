@@ -1,0 +1,121 @@
+"""The benchmark: one command, every figure of BENCHMARKS.md measured in one run, side by side.
+
+    bin/stack exec python -m bench                   # 1,000,000 bars, every section (about 15 min)
+    bin/stack exec python -m bench --smoke           # a few thousand bars, two cycle runs (CI)
+    bin/stack exec python -m bench --only cycle      # one section: generate, throughput, cycle, quota
+
+Run from the repository's root against the services `bin/stack start` runs.
+Writes `bench/results/latest.json` (every figure, the ratios, the targets, the
+machine) and regenerates the generated part of `BENCHMARKS.md`; a smoke or
+`--only` run writes `bench/results/<smoke|only-SECTION>.json` and leaves
+BENCHMARKS.md alone unless `--output`/`--markdown` say otherwise. Every path
+must leave the warehouse exactly as the generator's manifest says, or the run
+fails. Everything a run creates (databases `market_bench_<run>_*`, topics
+`bench.*.<run>`, a drain checkpoint) is removed at its end; logs stay in
+`.state/bench/<run>/`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+from tqdm import tqdm
+
+from bench import report
+from bench.generate import generate
+from market_pipeline import warehouse
+from market_pipeline.settings import PROJECT_ROOT, STATE_DIR
+
+SECTIONS = ("generate", "throughput", "cycle", "quota")
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+LATEST = RESULTS_DIR / "latest.json"
+MARKDOWN = PROJECT_ROOT / "BENCHMARKS.md"
+DEFAULT_BARS = 1_000_000
+DEFAULT_CYCLE_RUNS = 10
+SMOKE_BARS = 4_000
+SMOKE_BATCH = 1_000  # four batches: the steady state needs more than one
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--bars", type=int,
+                        help=f"messages to generate (default {DEFAULT_BARS:,}; smoke {SMOKE_BARS:,})")
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes: for CI, figures mean nothing")
+    parser.add_argument("--only", choices=SECTIONS, help="run one section")
+    parser.add_argument("--batch-size", type=int,
+                        help="messages per batch (default: max_offsets_per_trigger of config/airflow_variables.json)")
+    parser.add_argument("--cycle-runs", type=int, help=f"runs of each kind (default {DEFAULT_CYCLE_RUNS}; smoke 1)")
+    parser.add_argument("--output", type=Path, help="results JSON (default: see above)")
+    parser.add_argument("--markdown", type=Path, help="file whose generated part is rewritten (default: see above)")
+    args = parser.parse_args()
+    partial = args.smoke or args.only
+    args.bars = args.bars or (SMOKE_BARS if args.smoke else DEFAULT_BARS)
+    args.cycle_runs = args.cycle_runs or (1 if args.smoke else DEFAULT_CYCLE_RUNS)
+    args.output = args.output or (RESULTS_DIR / f"{'smoke' if args.smoke else 'only-' + args.only}.json"
+                                  if partial else LATEST)
+    args.markdown = args.markdown or (None if partial else MARKDOWN)
+    return args
+
+
+def _shown(path: Path) -> str:
+    path = path.resolve()
+    return str(path.relative_to(PROJECT_ROOT) if path.is_relative_to(PROJECT_ROOT) else path)
+
+
+def main() -> None:
+    args = parse_args()
+    # The replayed fetch steps and the migrations log every step: the progress bars say enough.
+    for name in ("market_pipeline", "yoyo"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    from bench import cycle, quota, throughput
+    from bench.scratch import scratch_database
+    from market_pipeline.tasks import kafka_config
+
+    run_id = f"{datetime.now(UTC):%Y%m%d%H%M%S}{uuid.uuid4().hex[:4]}"
+    work_dir = STATE_DIR / "bench" / run_id
+    work_dir.mkdir(parents=True)
+    sections = [args.only] if args.only else list(SECTIONS)
+    base_uri = warehouse.warehouse_uri()
+    bootstrap = kafka_config()["bootstrap.servers"]
+    batch_size = args.batch_size or (SMOKE_BATCH if args.smoke else throughput.default_batch_size())
+    results: dict = {"run": {
+        "id": run_id, "started_at": datetime.now(UTC).isoformat(), "bars": args.bars, "smoke": args.smoke,
+        "sections": sections, "batch_size": batch_size, "cycle_runs": args.cycle_runs,
+        "load_average_at_start": report.load_average(), "logs": str(work_dir),
+        "output": _shown(args.output),
+    }, "machine": report.machine(base_uri)}
+
+    if {"generate", "throughput"} & set(sections):
+        started = time.perf_counter()
+        with tqdm(total=args.bars, desc="generate", unit="msg", unit_scale=True, leave=False) as bar:
+            generated = generate(args.bars, progress=bar)
+        seconds = time.perf_counter() - started
+        results["generator"] = {"manifest": generated.manifest.as_dict(), "seconds": round(seconds, 3),
+                                "messages_per_second": round(args.bars / seconds)}
+    if "throughput" in sections:
+        results["throughput"] = throughput.run(generated, bootstrap, base_uri, run_id, batch_size, work_dir)
+    if "cycle" in sections:
+        with scratch_database(base_uri, f"market_bench_{run_id}_cycle") as uri:
+            results["cycle"] = cycle.run(bootstrap, uri, args.cycle_runs, args.cycle_runs, warm_up=not args.smoke)
+    if "quota" in sections:
+        results["quota"] = quota.run(args.smoke)
+
+    results["run"].update(finished_at=datetime.now(UTC).isoformat(), load_average_at_end=report.load_average())
+    results["figures"] = report.figures(results)
+    results["targets"] = report.targets(results["figures"])
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(results, indent=2, default=str) + "\n")
+    if args.markdown:
+        report.write_markdown(args.markdown, results)
+    print(report.markdown(results))
+    print(f"\nresults: {args.output}" + (f"; table regenerated in {args.markdown}" if args.markdown else ""))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,235 @@
+"""Section 5: the live cycle, runs of `market_bars_pipeline` executed by the stack's own scheduler.
+
+Each run works in a sandbox (`tests.integration.helpers.sandbox`, as the
+end-to-end tests do): its own simulator on a virtual clock at a trading
+Tuesday, API connection, config and ledger Variables, topics, drain query and
+warehouse database (the run's scratch database). A run of the DAG only works
+there when its params say so, and a scheduled run has the live params: so
+each measured run is created through the REST API with the sandbox's params
+and a `run_after` a moment ahead, and the scheduler starts it when that time
+comes, as it starts a scheduled run (queued runs start once
+`run_after <= now()`). That `run_after` is the run's scheduled time; every
+latency is measured from it.
+
+- fetch runs: a premium realtime key, the clock 5 minutes on before each
+  run, so every run fetches one new bar per symbol, publishes, drains and
+  refreshes; latency until the run's drain batch is committed (its bars can
+  be queried; polled every 0.1 s) and until the run is done;
+- no-fetch runs: the same sandbox as a free key (entitlement `none`) during
+  the session, nothing due: latency until the run is done.
+
+One warm-up run (the first fetch of each symbol, the first task after a
+quiet spell) goes first and is not counted (the smoke skips it). Before each
+run the benchmark waits until no run of the DAG is queued or running and the
+live schedule's next run is not due within the next seconds. A run that had to wait for
+another run of the DAG (the live schedule's, a test's) is recorded as
+disturbed and replaced, up to as many extra runs again.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from datetime import UTC, datetime, timedelta
+
+import psutil
+import psycopg
+from tqdm import tqdm
+
+from bench.memory import Group, peak_memory, pidfile_tree, tree
+from bench.scratch import delete_topics
+from market_pipeline.airflow_api import AirflowApi
+from market_pipeline.settings import STATE_DIR
+from market_pipeline.simulator import SimulatorOptions
+from tests.integration.helpers import Sandbox, sandbox
+
+DAG_ID = "market_bars_pipeline"
+# A trading Tuesday, 11:00 US/Eastern: well inside the regular session.
+SESSION_START = datetime(2026, 11, 24, 16, 0, tzinfo=UTC)
+WATCHLIST = ["TSLA", "MSFT", "GOOGL"]
+PREMIUM_QUOTA = {"per_day": None, "per_minute": 75, "per_second": 5}
+NEW_BAR_EVERY = timedelta(minutes=5)
+SCHEDULE = timedelta(seconds=90)
+SCHEDULED_AHEAD_SECONDS = 2.0
+POLL_WAREHOUSE_SECONDS = 0.1
+POLL_RUN_SECONDS = 0.5
+RUN_TIMEOUT_SECONDS = 600
+COMPONENTS = ("airflow-scheduler", "airflow-api-server", "airflow-dag-processor", "airflow-triggerer", "kafka",
+              "postgres", "simulator")
+
+
+def percentile(values: list[float], share: float) -> float | None:
+    """Linear interpolation between the nearest ranks (numpy's default)."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    position = share * (len(ordered) - 1)
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def _stats(values: list[float]) -> dict:
+    return {"median_seconds": round(statistics.median(values), 3) if values else None,
+            "p95_seconds": round(percentile(values, 0.95), 3) if values else None,
+            "min_seconds": round(min(values), 3) if values else None,
+            "max_seconds": round(max(values), 3) if values else None}
+
+
+def _component_groups() -> dict[str, Group]:
+    groups = {name: pidfile_tree(STATE_DIR / "pids" / f"{name}.pid") for name in COMPONENTS}
+    scheduler = groups["airflow-scheduler"]
+
+    def drains() -> list[psutil.Process]:
+        """The drains the scheduler's tasks launched: spark-submit's JVM and its Python driver."""
+        found = []
+        for process in scheduler():
+            try:
+                if "org.apache.spark.deploy.SparkSubmit" in process.cmdline():
+                    found.extend(tree(process))
+            except (psutil.NoSuchProcess, psutil.AccessDenied):
+                continue
+        return found
+
+    return {**groups, "drain (within the scheduler's tree)": drains}
+
+
+def _parse(moment: str | None) -> datetime | None:
+    return datetime.fromisoformat(moment) if moment else None
+
+
+class CycleRunner:
+    def __init__(self, api: AirflowApi, box: Sandbox) -> None:
+        self.api, self.box = api, box
+        self.warehouse = psycopg.connect(box.warehouse_uri, autocommit=True)
+
+    def _batches(self) -> int:
+        [(count,)] = self.warehouse.execute("SELECT count(*) FROM market.ingest_batches WHERE query_name = %s",
+                                            (self.box.target.query_name,)).fetchall()
+        return count
+
+    def _wait_until_idle(self) -> None:
+        """Until no run of the DAG is queued or running (a live scheduled run queued behind ours)."""
+        deadline = time.monotonic() + RUN_TIMEOUT_SECONDS
+        while self.api.call("GET", f"dags/{DAG_ID}/dagRuns",
+                            params={"state": ["queued", "running"], "limit": 1})["total_entries"]:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{DAG_ID} still has runs queued or running after {RUN_TIMEOUT_SECONDS} s")
+            time.sleep(POLL_RUN_SECONDS)
+
+    def _scheduled_time(self) -> datetime:
+        """A moment just ahead, with the DAG idle and no live scheduled run due before it."""
+        while True:
+            self._wait_until_idle()
+            now = datetime.now(UTC)
+            moment = now + timedelta(seconds=SCHEDULED_AHEAD_SECONDS)
+            live = _parse(self.api.call("GET", f"dags/{DAG_ID}").get("next_dagrun_run_after"))
+            if live is None or not now - timedelta(seconds=1) <= live <= moment + timedelta(seconds=1):
+                return moment
+            # Let the scheduler create and finish that run first.
+            time.sleep(max(0.0, (live - now).total_seconds()) + 1)
+
+    def run(self, fetches: bool) -> dict:
+        """One run, from its scheduled time until its bars are committed (fetch runs) and it is done."""
+        was_paused = self.api.call("GET", f"dags/{DAG_ID}")["is_paused"]
+        if was_paused:  # paused by someone else meanwhile (a test's teardown): runs would never start
+            self.api.unpause(DAG_ID)
+        batches_before = self._batches()
+        scheduled = self._scheduled_time()
+        run_id = self.api.call("POST", f"dags/{DAG_ID}/dagRuns", json={
+            "logical_date": None, "run_after": scheduled.isoformat(),
+            "conf": self.box.target.model_dump(mode="json")})["dag_run_id"]
+        visible_at = None
+        deadline = time.monotonic() + RUN_TIMEOUT_SECONDS
+        next_run_check = 0.0
+        while True:
+            if fetches and visible_at is None and self._batches() > batches_before:
+                visible_at = datetime.now(UTC)
+            if time.monotonic() >= next_run_check:
+                run = self.api.call("GET", f"dags/{DAG_ID}/dagRuns/{run_id}")
+                if run["state"] in ("success", "failed"):
+                    break
+                next_run_check = time.monotonic() + POLL_RUN_SECONDS
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"run {run_id} still {run['state']} after {RUN_TIMEOUT_SECONDS} s")
+            time.sleep(POLL_WAREHOUSE_SECONDS)
+        return self._report(run_id, run, scheduled, visible_at, fetches, was_paused)
+
+    def _report(self, run_id: str, run: dict, scheduled: datetime, visible_at: datetime | None, fetches: bool,
+                was_paused: bool) -> dict:
+        instances = self.api.call("GET", f"dags/{DAG_ID}/dagRuns/{run_id}/taskInstances")["task_instances"]
+        tasks = {ti["task_id"]: {"state": ti["state"], "start": ti["start_date"], "end": ti["end_date"],
+                                 "seconds": ti["duration"]} for ti in instances}
+        summary = self.api.xcom(DAG_ID, run_id, "fetch_bars") or {}
+        started, ended = _parse(run["start_date"]), _parse(run["end_date"])
+        expected = {"fetch_bars": "success", "check_backlog": "success",
+                    "drain_to_warehouse": "success" if fetches else "skipped"}
+        states = {task_id: tasks.get(task_id, {}).get("state") for task_id in expected}
+        if run["state"] != "success" or states != expected or (fetches and not summary.get("bars_published")) \
+                or (fetches and visible_at is None) or (not fetches and summary.get("calls")):
+            raise RuntimeError(f"run {run_id} is not a {'fetch' if fetches else 'no-fetch'} run: "
+                               f"{run['state']}, tasks {states}, fetch summary {summary}")
+        others = self.api.call("GET", f"dags/{DAG_ID}/dagRuns",
+                               params={"order_by": "-run_after", "limit": 20})["dag_runs"]
+        waited_for = [other["dag_run_id"] for other in others if other["dag_run_id"] != run_id
+                      and other["start_date"] and _parse(other["start_date"]) < started
+                      and (other["end_date"] is None or _parse(other["end_date"]) > scheduled)]
+        return {
+            "run_id": run_id, "scheduled": scheduled.isoformat(), "started": run["start_date"],
+            "bars_visible": visible_at.isoformat() if visible_at else None, "done": run["end_date"],
+            "start_seconds": round((started - scheduled).total_seconds(), 3),
+            "bars_visible_seconds": round((visible_at - scheduled).total_seconds(), 3) if visible_at else None,
+            "done_seconds": round((ended - scheduled).total_seconds(), 3),
+            "bars_published": summary.get("bars_published"), "calls": summary.get("calls"),
+            "tasks": tasks, "disturbed_by": waited_for + (["dag paused by someone else"] if was_paused else []),
+        }
+
+    def series(self, count: int, fetches: bool, advance: timedelta, description: str) -> list[dict]:
+        """`count` undisturbed runs (and the disturbed ones, up to `count` more)."""
+        runs: list[dict] = []
+        with tqdm(total=count, desc=description, unit="run", leave=False) as bar:
+            while sum(1 for run in runs if not run["disturbed_by"]) < count and len(runs) < 2 * count:
+                self.box.advance(advance)
+                runs.append(self.run(fetches))
+                bar.update(0 if runs[-1]["disturbed_by"] else 1)
+        return runs
+
+    def close(self) -> None:
+        self.warehouse.close()
+
+
+def run(bootstrap: str, warehouse_uri: str, fetch_runs: int, idle_runs: int, warm_up: bool = True) -> dict:
+    api = AirflowApi.from_environment()
+    api.wait_for_dag(DAG_ID)
+    paused_before = api.call("GET", f"dags/{DAG_ID}")["is_paused"]
+    options = SimulatorOptions(per_second=PREMIUM_QUOTA["per_second"], per_minute=PREMIUM_QUOTA["per_minute"],
+                               per_day=PREMIUM_QUOTA["per_day"], key_entitlement="realtime")
+    with sandbox(api, bootstrap, warehouse_uri, start=SESSION_START, options=options, watchlist=WATCHLIST,
+                 entitlement="realtime", quota=PREMIUM_QUOTA) as box:
+        runner = CycleRunner(api, box)
+        try:
+            api.unpause(DAG_ID)
+            with peak_memory(_component_groups()) as peaks:
+                first = runner.run(fetches=True) if warm_up else None
+                fetch = runner.series(fetch_runs, True, NEW_BAR_EVERY, "cycle: fetch runs")
+                box.set_config(entitlement="none")
+                idle = runner.series(idle_runs, False, SCHEDULE, "cycle: no-fetch runs")
+        finally:
+            runner.close()
+            if paused_before:
+                api.pause(DAG_ID)
+            delete_topics(bootstrap, [box.target.bars_topic, box.target.dead_letter_topic])
+
+    def clean(runs: list[dict], key: str) -> list[float]:
+        return [run[key] for run in runs if not run["disturbed_by"]]
+
+    return {
+        "dag_id": DAG_ID, "watchlist": WATCHLIST, "quota": PREMIUM_QUOTA,
+        "fetch": {"bars_visible": _stats(clean(fetch, "bars_visible_seconds")),
+                  "done": _stats(clean(fetch, "done_seconds")),
+                  "runs": len(clean(fetch, "done_seconds")), "disturbed": sum(1 for r in fetch if r["disturbed_by"])},
+        "no_fetch": {"done": _stats(clean(idle, "done_seconds")), "runs": len(clean(idle, "done_seconds")),
+                     "disturbed": sum(1 for r in idle if r["disturbed_by"])},
+        "memory": {name: peak.as_dict() for name, peak in peaks.items()},
+        "runs": {"warm_up": first, "fetch": fetch, "no_fetch": idle},
+    }

@@ -1,0 +1,121 @@
+"""The baseline the drain is compared with: a plain confluent-kafka consumer and the sink's SQL.
+
+Reads the bars and dead-letter topics from the beginning up to the end offsets
+it finds at start (what Trigger.AvailableNow reads), in batches of the drain's
+`--max-offsets-per-trigger`, and writes each batch in one transaction with the
+warehouse's own named queries as the sink runs them: `create_staging_tables`,
+COPY into `stage_bars` (the sink's `BAR_COLUMNS`), `upsert_bars` as the sink
+composes it (`market_pipeline.sink.upsert_statement`), `record_batch` and
+`advance_offset`. Each batch keeps the latest version of a bar first (ON
+CONFLICT touches a row once). It validates nothing beyond JSON: the drain's
+validation is part of what the comparison prices. Importing the sink imports
+pyspark (a part of this process's start-up, not of its steady state).
+
+Usage (the benchmark launches it; the warehouse URI comes from WAREHOUSE_URI):
+    python -m bench.plain_consumer --bootstrap-servers HOST:PORT --bars-topic T
+        --dead-letter-topic T --query-name NAME --max-offsets-per-trigger N
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import uuid
+
+from confluent_kafka import Consumer, KafkaException, TopicPartition
+from psycopg import sql
+
+from market_pipeline import kafka_io, warehouse
+from market_pipeline.bars import Bar
+from market_pipeline.sink import BAR_COLUMNS, BAR_KEY, upsert_statement
+
+# The message's fields are the bar's contract; the staged columns and the upsert are the sink's own.
+MESSAGE_FIELDS = tuple(Bar.model_fields)
+POLL_AT_MOST = 10_000
+POLL_TIMEOUT_SECONDS = 30.0
+
+
+def _latest_rows(messages: list) -> list[str]:
+    """The batch's latest version of each bar (fetched_at, then partition and offset, as the sink
+    orders versions), as CSV lines of `BAR_COLUMNS`."""
+    latest: dict[tuple, tuple] = {}
+    for message in messages:
+        bar = json.loads(message.value())
+        key = tuple(bar[name] for name in BAR_KEY)
+        version = (bar["fetched_at"], message.partition(), message.offset())
+        if key not in latest or version > latest[key][0]:
+            latest[key] = (version, f"{','.join(str(bar[name]) for name in MESSAGE_FIELDS)},"
+                                    f"{message.topic()},{message.partition()},{message.offset()}\n")
+    return [line for _, line in latest.values()]
+
+
+def write_batch(uri: str, query_name: str, batch_id: int, messages: list) -> int:
+    """One batch, one transaction; returns the bars upserted."""
+    offset_ranges: dict[str, list[int]] = {}
+    for message in messages:
+        first_last = offset_ranges.setdefault(f"{message.topic()}/{message.partition()}", [message.offset()] * 2)
+        first_last[0], first_last[1] = min(first_last[0], message.offset()), max(first_last[1], message.offset())
+    lines = _latest_rows(messages)
+    copy_statement = sql.SQL("COPY stage_bars ({}) FROM STDIN (FORMAT csv)").format(
+        sql.SQL(", ").join(map(sql.Identifier, BAR_COLUMNS)))
+    with warehouse.transaction(uri, application_name=query_name) as conn:
+        conn.execute(warehouse.query("create_staging_tables"))
+        with conn.cursor().copy(copy_statement) as copy:
+            copy.write("".join(lines))
+        upserted = conn.execute(upsert_statement()).rowcount
+        conn.execute(warehouse.query("record_batch"), {
+            "query_name": query_name, "batch_id": batch_id, "offset_ranges": json.dumps(offset_ranges),
+            "messages": len(messages), "bars_upserted": upserted, "rows_quarantined": 0})
+        for topic_partition, (_, last) in offset_ranges.items():
+            topic, partition = topic_partition.rsplit("/", 1)
+            conn.execute(warehouse.query("advance_offset"), {
+                "query_name": query_name, "topic": topic, "partition": int(partition), "next_offset": last + 1})
+    return upserted
+
+
+def drain(bootstrap: str, topics: list[str], uri: str, query_name: str, batch_size: int) -> int:
+    """Everything the topics hold now, in batches; returns the batches written."""
+    config = {"bootstrap.servers": bootstrap}
+    ends = kafka_io.end_offsets(config, topics)
+    consumer = Consumer({**config, "group.id": f"bench-plain-{uuid.uuid4().hex}", "enable.auto.commit": False})
+    consumer.assign([TopicPartition(topic, partition, 0) for (topic, partition), end in ends.items() if end > 0])
+    remaining, batch_id = sum(ends.values()), 0
+    try:
+        while remaining:
+            batch: list = []
+            wanted = min(batch_size, remaining)
+            while len(batch) < wanted:
+                messages = consumer.consume(min(POLL_AT_MOST, wanted - len(batch)), timeout=POLL_TIMEOUT_SECONDS)
+                if not messages:
+                    raise RuntimeError(f"no message within {POLL_TIMEOUT_SECONDS} s, {remaining} still expected")
+                for message in messages:
+                    if message.error() is not None:
+                        raise KafkaException(message.error())
+                batch.extend(messages)
+            write_batch(uri, query_name, batch_id, batch)
+            remaining -= len(batch)
+            batch_id += 1
+    finally:
+        consumer.close()
+    return batch_id
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--bootstrap-servers", required=True)
+    parser.add_argument("--bars-topic", required=True)
+    parser.add_argument("--dead-letter-topic", required=True)
+    parser.add_argument("--query-name", required=True)
+    parser.add_argument("--max-offsets-per-trigger", type=int, required=True)
+    args = parser.parse_args()
+    uri = os.environ.get("WAREHOUSE_URI")
+    if not uri:
+        raise SystemExit("WAREHOUSE_URI is not set")
+    batches = drain(args.bootstrap_servers, [args.bars_topic, args.dead_letter_topic], uri, args.query_name,
+                    args.max_offsets_per_trigger)
+    print(f"{batches} batches written")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,184 @@
+"""The machine a run measured on, its figures flattened, the targets, and the generated part of
+BENCHMARKS.md (between the two markers; the prose around them is written by hand)."""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+import subprocess
+from pathlib import Path
+
+import psutil
+import psycopg
+
+from market_pipeline.settings import JARS_DIR
+
+BEGIN, END = "<!-- bench:generated:begin -->", "<!-- bench:generated:end -->"
+GB = 1_000_000_000
+
+# key: (label, unit, "before": from the measurements of 2026-11-24 on the project as it stood)
+FIGURES = {
+    "generate_messages_per_second": ("Generator: messages built per second", "msg/s", "—"),
+    "produce_messages_per_second": ("Producer (idempotent, lz4): messages per second", "msg/s", "—"),
+    "drain_end_to_end_seconds": ("Drain as the DAG launches it: launch to exit", "s", "31–35"),
+    "drain_rows_per_second_end_to_end": ("Drain end to end", "msg/s", "≈30,000"),
+    "drain_steady_state_rows_per_second": ("Drain steady state (batches only)", "msg/s", "≈50,000 (4 s a 200k batch)"),
+    "drain_startup_seconds": ("Drain: launch to first batch's transaction", "s", "≈7 (JVM and session)"),
+    "drain_last_batch_and_exit_seconds": ("Drain: last batch's transaction to exit", "s", "2–3 teardown"),
+    "baseline_end_to_end_seconds": ("Baseline (plain consumer): launch to exit", "s", "8.4–9.0"),
+    "baseline_rows_per_second_end_to_end": ("Baseline end to end", "msg/s", "≈118,000"),
+    "baseline_steady_state_rows_per_second": ("Baseline steady state (batches only)", "msg/s", "—"),
+    "ceiling_rows_per_second": ("Ceiling: COPY of the final rows into market.bars", "rows/s", "—"),
+    "ratio_end_to_end": ("Ratio drain / baseline, end to end", "×", "0.25"),
+    "ratio_steady_state": ("Ratio drain / baseline, steady state", "×", "—"),
+    "noop_drain_seconds": ("No-op drain (nothing to read): launch to exit", "s", "7.4"),
+    "drain_driver_rss_peak_mb": ("Drain driver peak RSS (spark-submit JVM + Python)", "MB", "1,100–1,240"),
+    "drain_driver_pss_peak_mb": ("Drain driver peak PSS", "MB", "—"),
+    "baseline_rss_peak_mb": ("Baseline consumer peak RSS", "MB", "—"),
+    "baseline_pss_peak_mb": ("Baseline consumer peak PSS", "MB", "—"),
+    "cycle_fetch_bars_visible_median_seconds": ("Fetch run: scheduled time to bars queryable, median", "s", "—"),
+    "cycle_fetch_bars_visible_p95_seconds": ("Fetch run: scheduled time to bars queryable, p95", "s", "20–24"),
+    "cycle_fetch_done_median_seconds": ("Fetch run: scheduled time to run done, median", "s", "—"),
+    "cycle_fetch_done_p95_seconds": ("Fetch run: scheduled time to run done, p95", "s", "—"),
+    "cycle_no_fetch_done_median_seconds": ("No-fetch run: scheduled time to run done, median", "s", "—"),
+    "cycle_no_fetch_done_p95_seconds": ("No-fetch run: scheduled time to run done, p95", "s", "2.4–4.9"),
+}
+
+# (figure, comparison, threshold, text)
+TARGETS = [
+    ("ratio_steady_state", ">=", 0.7, "steady state ≥ 0.7× baseline"),
+    ("ratio_end_to_end", ">=", 0.4, "end to end ≥ 0.4× baseline"),
+    ("noop_drain_seconds", "<=", 5.0, "no-op drain ≤ 5 s"),
+    ("drain_driver_rss_peak_mb", "<=", GB / 1e6, "driver peak ≤ 1 GB (RSS)"),
+    ("cycle_no_fetch_done_p95_seconds", "<=", 2.0, "no-fetch run done ≤ 2 s after its scheduled time (p95)"),
+    ("cycle_fetch_bars_visible_p95_seconds", "<=", 15.0, "fetch + drain: bars queryable ≤ 15 s after (p95)"),
+]
+
+
+def machine(warehouse_uri: str) -> dict:
+    cpu_model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                      if line.startswith("model name")), platform.processor())
+    os_release = dict(re.findall(r'^(\w+)="?([^"\n]*)"?$', Path("/etc/os-release").read_text(), re.MULTILINE))
+    java = subprocess.run(["java", "-version"], capture_output=True, text=True).stderr.splitlines()[0]
+    [kafka_jar] = (JARS_DIR / "kafka-broker").glob("kafka_2.13-*.jar")
+    with psycopg.connect(warehouse_uri) as conn:
+        [(postgres,)] = conn.execute("SHOW server_version").fetchall()
+    import airflow
+    import confluent_kafka
+    import pyspark
+
+    return {
+        "cpu_count": os.cpu_count(), "cpu_model": cpu_model,
+        "ram_gb": round(psutil.virtual_memory().total / GB, 1),
+        "os": f"{os_release.get('PRETTY_NAME', platform.system())}, kernel {platform.release()}",
+        "python": platform.python_version(), "java": java, "spark": pyspark.__version__,
+        "kafka": kafka_jar.stem.removeprefix("kafka_2.13-"), "confluent_kafka": confluent_kafka.__version__,
+        "librdkafka": confluent_kafka.libversion()[0], "postgres": postgres, "airflow": airflow.__version__,
+    }
+
+
+def load_average() -> list[float]:
+    return [round(value, 2) for value in os.getloadavg()]
+
+
+def figures(results: dict) -> dict:
+    """The flat figures of the table, from the sections that ran (None where a section did not)."""
+    out: dict = dict.fromkeys(FIGURES)
+    if generator := results.get("generator"):
+        out["generate_messages_per_second"] = generator["messages_per_second"]
+    if throughput := results.get("throughput"):
+        drain, baseline = throughput["drain"], throughput["baseline"]
+        out.update({
+            "produce_messages_per_second": throughput["produce"]["messages_per_second"],
+            "drain_end_to_end_seconds": drain["end_to_end_seconds"],
+            "drain_rows_per_second_end_to_end": drain["rows_per_second_end_to_end"],
+            "drain_steady_state_rows_per_second": drain["steady_state_rows_per_second"],
+            "drain_startup_seconds": drain["startup_seconds"],
+            "drain_last_batch_and_exit_seconds": drain["last_batch_and_exit_seconds"],
+            "baseline_end_to_end_seconds": baseline["end_to_end_seconds"],
+            "baseline_rows_per_second_end_to_end": baseline["rows_per_second_end_to_end"],
+            "baseline_steady_state_rows_per_second": baseline["steady_state_rows_per_second"],
+            "ceiling_rows_per_second": throughput["ceiling"]["rows_per_second"],
+            "ratio_end_to_end": throughput["ratios"]["end_to_end"],
+            "ratio_steady_state": throughput["ratios"]["steady_state"],
+            "noop_drain_seconds": throughput["fixed_cost"]["end_to_end_seconds"],
+            "drain_driver_rss_peak_mb": drain["memory"]["rss_peak_mb"],
+            "drain_driver_pss_peak_mb": drain["memory"]["pss_peak_mb"],
+            "baseline_rss_peak_mb": baseline["memory"]["rss_peak_mb"],
+            "baseline_pss_peak_mb": baseline["memory"]["pss_peak_mb"],
+        })
+    if cycle := results.get("cycle"):
+        out.update({
+            "cycle_fetch_bars_visible_median_seconds": cycle["fetch"]["bars_visible"]["median_seconds"],
+            "cycle_fetch_bars_visible_p95_seconds": cycle["fetch"]["bars_visible"]["p95_seconds"],
+            "cycle_fetch_done_median_seconds": cycle["fetch"]["done"]["median_seconds"],
+            "cycle_fetch_done_p95_seconds": cycle["fetch"]["done"]["p95_seconds"],
+            "cycle_no_fetch_done_median_seconds": cycle["no_fetch"]["done"]["median_seconds"],
+            "cycle_no_fetch_done_p95_seconds": cycle["no_fetch"]["done"]["p95_seconds"],
+        })
+    return out
+
+
+def targets(flat: dict) -> list[dict]:
+    rows = []
+    for key, comparison, threshold, text in TARGETS:
+        value = flat.get(key)
+        met = None if value is None else (value >= threshold if comparison == ">=" else value <= threshold)
+        rows.append({"target": text, "figure": key, "threshold": threshold, "measured": value, "met": met})
+    return rows
+
+
+def _number(value) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, float) and value < 100:
+        return f"{value:,.2f}"
+    return f"{value:,.0f}"
+
+
+def markdown(results: dict) -> str:
+    run, flat = results["run"], results["figures"]
+    lines = [
+        f"Run `{run['id']}` of {run['started_at'][:16].replace('T', ' ')} UTC: {run['bars']:,} bars"
+        f"{' (smoke)' if run['smoke'] else ''}, sections {', '.join(run['sections'])}; load average "
+        f"{run['load_average_at_start']} at the start, {run['load_average_at_end']} at the end. "
+        f"Generated by `python -m bench` with `{run['output']}`.",
+        "",
+        "| figure | unit | before (2026-11-24) | after (this run) |",
+        "|---|---|---|---|",
+    ]
+    lines += [f"| {label} | {unit} | {before} | {_number(flat.get(key))} |"
+              for key, (label, unit, before) in FIGURES.items()]
+    lines += ["", "| target | measured | met |", "|---|---|---|"]
+    lines += [f"| {row['target']} | {_number(row['measured'])} | "
+              f"{'—' if row['met'] is None else ('met' if row['met'] else 'missed')} |"
+              for row in results["targets"]]
+    if cycle := results.get("cycle"):
+        lines += ["", f"Cycle: {cycle['fetch']['runs']} fetch runs ({cycle['fetch']['disturbed']} disturbed and "
+                      f"replaced), {cycle['no_fetch']['runs']} no-fetch runs ({cycle['no_fetch']['disturbed']} "
+                      "disturbed and replaced). Peak memory of each component during the cycle:", "",
+                  "| component | peak RSS (MB) | peak PSS (MB) |", "|---|---|---|"]
+        lines += [f"| {name} | {_number(peak['rss_peak_mb'])} | {_number(peak['pss_peak_mb'])} |"
+                  for name, peak in cycle["memory"].items()]
+    if quota := results.get("quota"):
+        lines += ["", "| plan | day | calls | throttled | missing regular | missing extended |",
+                  "|---|---|---|---|---|---|"]
+        for plan, replay in quota.items():
+            lines += [f"| {plan} ({replay['entitlement']}) | {day['day']} {'session' if day['trading'] else 'closed'} "
+                      f"| {day['calls']} | {day['throttled']} | {day['missing_regular']} | {day['missing_extended']} |"
+                      for day in replay["days"]]
+    machine_info = results["machine"]
+    lines += ["", "| machine | |", "|---|---|"]
+    lines += [f"| {key} | {value} |" for key, value in machine_info.items()]
+    return "\n".join(lines)
+
+
+def write_markdown(path: Path, results: dict) -> None:
+    """Replace what stands between the markers of `path` (created with only them if missing)."""
+    text = path.read_text() if path.exists() else f"{BEGIN}\n{END}\n"
+    if BEGIN not in text or END not in text:
+        raise ValueError(f"{path} lacks the markers {BEGIN} and {END}")
+    head, rest = text.split(BEGIN, 1)
+    _, tail = rest.split(END, 1)
+    path.write_text(f"{head}{BEGIN}\n{markdown(results)}\n{END}{tail}")
