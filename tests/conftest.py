@@ -56,6 +56,26 @@ def _require_env(name: str) -> str:
 
 
 @pytest.fixture(scope="session")
+def local_spark():
+    """A local Spark session for calling the drain's transform directly."""
+    import logging
+
+    from pyspark.sql import SparkSession
+
+    # py4j logs from its finalizers after pytest has closed the captured streams.
+    logging.getLogger("py4j").setLevel(logging.WARNING)
+    session = (
+        SparkSession.builder.master("local[1]").appName("tests")
+        .config("spark.sql.shuffle.partitions", "1").config("spark.ui.enabled", "false")
+        .config("spark.sql.session.timeZone", "UTC").getOrCreate()
+    )
+    try:
+        yield session
+    finally:
+        session.stop()
+
+
+@pytest.fixture(scope="session")
 def kafka_bootstrap() -> str:
     from market_pipeline.tasks import kafka_config
 

@@ -1,12 +1,10 @@
 """The Spark job's transform, called directly with a local session: Kafka-shaped rows in, typed rows out."""
 
 import json
-import logging
 from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
-from pyspark.sql import SparkSession
 
 from spark_apps.drain_bars_to_warehouse import parse_bar_messages
 
@@ -15,19 +13,9 @@ GOOD = {"symbol": "MSFT", "interval": "5min", "bar_time": "2026-11-24T14:30:00Z"
         "high": "101", "low": "100", "close": "100.75", "volume": 1200, "fetched_at": "2026-11-24T16:00:00Z"}
 
 
-@pytest.fixture(scope="module")
-def spark():
-    # py4j logs from its finalizers after pytest has closed the captured streams.
-    logging.getLogger("py4j").setLevel(logging.WARNING)
-    session = (
-        SparkSession.builder.master("local[1]").appName("test_parse_bar_messages")
-        .config("spark.sql.shuffle.partitions", "1").config("spark.ui.enabled", "false")
-        .config("spark.sql.session.timeZone", "UTC").getOrCreate()
-    )
-    try:
-        yield session
-    finally:
-        session.stop()
+@pytest.fixture
+def spark(local_spark):
+    return local_spark
 
 
 def parse(spark, *records):
