@@ -7,8 +7,9 @@ Spark Structured Streaming job (`Trigger.AvailableNow`, exactly once), then
 refresh the `reporting` schema's materialized views.
 
 The decision that matters: a `spark-submit` costs about 10 s of JVM start, so
-`check_backlog` compares Kafka's end offsets with the offsets the warehouse has
-committed and skips the drain when there is nothing new.  Runs share a topic
+`fetch_bars` ends by comparing Kafka's end offsets with the offsets the
+warehouse has committed, and skips the drain when there is nothing new (also
+when the daily limit held the fetch back: earlier bars may still wait).  Runs share a topic
 and a checkpoint, hence `max_active_runs=1`; drains of every DAG share the
 one-slot `warehouse_drain` pool.  Migrations run at start and deploy
 (`bin/stack start`), not every 90 seconds.
@@ -23,7 +24,7 @@ from airflow.sdk import dag, task
 from market_pipeline import tasks
 from market_pipeline.alerts import dag_alerting, task_defaults
 from market_pipeline.config import RunTarget, run_params
-from market_pipeline.drain_tasks import check_backlog_then_drain
+from market_pipeline.drain_tasks import drain_then_refresh
 from market_pipeline.settings import ALPHAVANTAGE_POOL
 
 
@@ -47,12 +48,14 @@ from market_pipeline.settings import ALPHAVANTAGE_POOL
 def market_bars_pipeline():
     # A free key's fetch took 10 s in a busy CI run (task start included); a premium key's
     # refresh of a long watchlist at 75 requests a minute takes minutes: 10 covers ~700 requests.
-    @task(pool=ALPHAVANTAGE_POOL, execution_timeout=timedelta(minutes=10))
-    def fetch_bars(params=None, ti=None, dag_run=None) -> dict:
-        return tasks.fetch_bars(RunTarget.model_validate(params), tasks.RunInfo.from_context(ti, dag_run))
+    @task.short_circuit(pool=ALPHAVANTAGE_POOL, execution_timeout=timedelta(minutes=10))
+    def fetch_bars(params=None, ti=None, dag_run=None) -> bool:
+        target = RunTarget.model_validate(params)
+        ti.xcom_push(key="summary", value=tasks.fetch_bars(target, tasks.RunInfo.from_context(ti, dag_run)))
+        return tasks.has_backlog(target)
 
-    check_backlog, *_ = check_backlog_then_drain()
-    fetch_bars() >> check_backlog
+    drain, _ = drain_then_refresh()
+    fetch_bars() >> drain
 
 
 market_bars_pipeline()
