@@ -19,15 +19,13 @@ from market_pipeline.operators import DrainOperator
 from market_pipeline.settings import (
     CHECKPOINTS_DIR,
     DRAIN_POOL,
+    DRAIN_SPARK_CONF,
     KAFKA_CONN_ID,
     PROJECT_ROOT,
     SPARK_APPS_DIR,
     SPARK_CONN_ID,
     SPARK_KAFKA_JARS,
 )
-
-# The drain's Spark settings, shared with the benchmark so it launches the job as the DAG does.
-DRAIN_SPARK_CONF = {"spark.driver.memory": "1g"}
 
 
 def check_backlog_then_drain():

@@ -25,7 +25,13 @@ from market_pipeline.airflow_api import AirflowApi
 from market_pipeline.bars import Bar
 from market_pipeline.config import RunTarget
 from market_pipeline.quota import Ledger
-from market_pipeline.settings import CHECKPOINTS_DIR, CONFIG_VARIABLE, SPARK_APPS_DIR, SPARK_KAFKA_JARS
+from market_pipeline.settings import (
+    CHECKPOINTS_DIR,
+    CONFIG_VARIABLE,
+    DRAIN_SPARK_CONF,
+    SPARK_APPS_DIR,
+    SPARK_KAFKA_JARS,
+)
 from market_pipeline.simulator import AlphaVantageSimulator, SimClock, SimulatorOptions, make_server
 
 DRAIN_APP = SPARK_APPS_DIR / "drain_bars_to_warehouse.py"
@@ -63,7 +69,8 @@ class DrainJob:
     def command(self, app: Path = DRAIN_APP) -> list[str]:
         return [
             str(Path(sys.executable).parent / "spark-submit"), "--master", "local[2]",
-            "--conf", "spark.driver.memory=1g", "--jars", SPARK_KAFKA_JARS, str(app),
+            *(option for name, value in DRAIN_SPARK_CONF.items() for option in ("--conf", f"{name}={value}")),
+            "--jars", SPARK_KAFKA_JARS, str(app),
             "--bootstrap-servers", self.bootstrap,
             "--bars-topic", self.topics["bars"], "--dead-letter-topic", self.topics["dead_letter"],
             "--checkpoint", str(self.checkpoint), "--query-name", self.query_name,
