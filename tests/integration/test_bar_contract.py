@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import psycopg
-from psycopg import sql
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from psycopg import sql
 
 from market_pipeline import warehouse
 from market_pipeline.alphavantage import INTRADAY_INTERVALS
