@@ -3,8 +3,8 @@
 
 Every 90 seconds: fetch new intraday bars from Alpha Vantage within the day's
 quota, publish them to Kafka, drain Kafka into the Postgres warehouse with a
-Spark Structured Streaming job (`Trigger.AvailableNow`, exactly once), then
-refresh the `reporting` schema's materialized views.
+Spark Structured Streaming job (`Trigger.AvailableNow`, exactly once), and
+refresh the `reporting` schema's materialized views (the drain task's last step).
 
 The decision that matters: a `spark-submit` costs about 10 s of JVM start, so
 `fetch_bars` ends by comparing Kafka's end offsets with the offsets the
@@ -24,7 +24,7 @@ from airflow.sdk import dag, task
 from market_pipeline import tasks
 from market_pipeline.alerts import dag_alerting, task_defaults
 from market_pipeline.config import RunTarget, run_params
-from market_pipeline.drain_tasks import drain_then_refresh
+from market_pipeline.drain_tasks import drain_to_warehouse
 from market_pipeline.settings import ALPHAVANTAGE_POOL
 
 
@@ -54,8 +54,7 @@ def market_bars_pipeline():
         ti.xcom_push(key="summary", value=tasks.fetch_bars(target, tasks.RunInfo.from_context(ti, dag_run)))
         return tasks.has_backlog(target)
 
-    drain, _ = drain_then_refresh()
-    fetch_bars() >> drain
+    fetch_bars() >> drain_to_warehouse()
 
 
 market_bars_pipeline()

@@ -1,6 +1,6 @@
-"""The tasks that end every DAG that publishes bars: a backlog check, the Spark drain, and the
-refresh of the reporting layer's materialized views (skipped with the drain). The live DAG's
-fetch checks the backlog itself, one task start less every 90 seconds.
+"""The tasks that end every DAG that publishes bars: a backlog check, then the Spark drain, which
+also refreshes the reporting layer's materialized views. The live DAG's fetch checks the backlog
+itself, one task start less every 90 seconds.
 
 Shared by `market_bars_pipeline` and `market_bars_history`, so both launch the
 drain the same way, and both in the one-slot `warehouse_drain` pool: whatever
@@ -29,8 +29,7 @@ from market_pipeline.settings import (
 
 
 def check_backlog_then_drain():
-    """(check_backlog, drain_to_warehouse, refresh_reporting), chained; call inside a DAG and put
-    the fetch before."""
+    """(check_backlog, drain_to_warehouse), chained; call inside a DAG and put the fetch before."""
 
     # Runs even when the fetch was skipped (daily limit): earlier bars may still wait in Kafka.
     # Measured in a CI run (2 busy cores, task start included): 3-6 s.
@@ -39,16 +38,14 @@ def check_backlog_then_drain():
         return tasks.has_backlog(RunTarget.model_validate(params))
 
     check = check_backlog()
-    drain, refresh = drain_then_refresh()
+    drain = drain_to_warehouse()
     check >> drain
-    return check, drain, refresh
+    return check, drain
 
 
-def drain_then_refresh():
-    """(drain_to_warehouse, refresh_reporting), chained; put a short-circuit backlog check before."""
-    # Durations measured in a CI run (2 busy cores, task start included): drain 60-81 s for a
-    # month of history, refresh_reporting 7-11 s. Timeouts at 10-20 times that.
-    drain_to_warehouse = DrainOperator(
+def drain_to_warehouse() -> DrainOperator:
+    """The drain task; put a short-circuit backlog check before it."""
+    return DrainOperator(
         task_id="drain_to_warehouse",
         pool=DRAIN_POOL,
         conn_id=SPARK_CONN_ID,
@@ -68,13 +65,7 @@ def drain_then_refresh():
         env_vars={"WAREHOUSE_URI": "{{ conn.get(params.warehouse_conn_id).get_uri() }}",
                   "STOCKPIPE_PROJECT_ROOT": str(PROJECT_ROOT)},
         conf=DRAIN_SPARK_CONF,
-        execution_timeout=timedelta(minutes=20),  # 1M bars drain in ~35 s on an idle machine
+        # Measured in a CI run (2 busy cores, task start included): 60-81 s for a month of
+        # history and 7-11 s for the refresh; 1M bars drain in ~35 s on an idle machine.
+        execution_timeout=timedelta(minutes=20),
     )
-
-    @task(execution_timeout=timedelta(minutes=10))
-    def refresh_reporting(params=None) -> None:
-        tasks.refresh_reporting(RunTarget.model_validate(params))
-
-    refresh = refresh_reporting()
-    drain_to_warehouse >> refresh
-    return drain_to_warehouse, refresh

@@ -59,7 +59,7 @@ def test_a_delayed_run_fetches_publishes_and_drains_bars_up_to_fifteen_minutes_a
     target, uri = e2e.target, e2e.warehouse_uri
     run_id, run, states, requests_served = delayed_run
     assert run["state"] == "success", states
-    assert states == {"fetch_bars": "success", "drain_to_warehouse": "success", "refresh_reporting": "success"}
+    assert states == {"fetch_bars": "success", "drain_to_warehouse": "success"}
 
     summary = api.xcom(DAG_ID, run_id, "fetch_bars", "summary")
     assert summary["planned"] == WATCHLIST and summary["calls"] == 3 == requests_served
