@@ -25,10 +25,9 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-from tqdm import tqdm
-
 from bench import report
 from bench.generate import generate
+from bench.measure import progress
 from market_pipeline import warehouse
 from market_pipeline.settings import PROJECT_ROOT, STATE_DIR
 
@@ -93,7 +92,7 @@ def main() -> None:
 
     if {"generate", "throughput"} & set(sections):
         started = time.perf_counter()
-        with tqdm(total=args.bars, desc="generate", unit="msg", unit_scale=True, leave=False) as bar:
+        with progress(total=args.bars, desc="generate", unit="msg", unit_scale=True) as bar:
             generated = generate(args.bars, progress=bar)
         seconds = time.perf_counter() - started
         results["generator"] = {"manifest": generated.manifest.as_dict(), "seconds": round(seconds, 3),

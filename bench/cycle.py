@@ -34,8 +34,8 @@ from datetime import UTC, datetime, timedelta
 
 import psutil
 import psycopg
-from tqdm import tqdm
 
+from bench.measure import progress
 from bench.memory import Group, peak_memory, pidfile_tree, tree
 from bench.scratch import delete_topics
 from market_pipeline.airflow_api import AirflowApi
@@ -103,10 +103,19 @@ class CycleRunner:
         self.api, self.box = api, box
         self.warehouse = psycopg.connect(box.warehouse_uri, autocommit=True)
 
-    def _batches(self) -> int:
-        [(count,)] = self.warehouse.execute("SELECT count(*) FROM market.ingest_batches WHERE query_name = %s",
-                                            (self.box.target.query_name,)).fetchall()
-        return count
+    def _batches(self) -> tuple[int, int]:
+        """(batches, messages) the sandbox's drain has committed."""
+        [row] = self.warehouse.execute("SELECT count(*), coalesce(sum(messages), 0) FROM market.ingest_batches "
+                                       "WHERE query_name = %s", (self.box.target.query_name,)).fetchall()
+        return row
+
+    def _keep_unpaused(self) -> bool:
+        """Unpause the DAG if someone paused it (a test's teardown does): a paused DAG's queued runs
+        never start and its running ones stop being scheduled. True if it was paused."""
+        if not self.api.call("GET", f"dags/{DAG_ID}")["is_paused"]:
+            return False
+        self.api.unpause(DAG_ID)
+        return True
 
     def _wait_until_idle(self) -> None:
         """Until no run of the DAG is queued or running (a live scheduled run queued behind ours)."""
@@ -115,11 +124,13 @@ class CycleRunner:
                             params={"state": ["queued", "running"], "limit": 1})["total_entries"]:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{DAG_ID} still has runs queued or running after {RUN_TIMEOUT_SECONDS} s")
+            self._keep_unpaused()
             time.sleep(POLL_RUN_SECONDS)
 
     def _scheduled_time(self) -> datetime:
         """A moment just ahead, with the DAG idle and no live scheduled run due before it."""
         while True:
+            self._keep_unpaused()
             self._wait_until_idle()
             now = datetime.now(UTC)
             moment = now + timedelta(seconds=SCHEDULED_AHEAD_SECONDS)
@@ -131,44 +142,52 @@ class CycleRunner:
 
     def run(self, fetches: bool) -> dict:
         """One run, from its scheduled time until its bars are committed (fetch runs) and it is done."""
-        was_paused = self.api.call("GET", f"dags/{DAG_ID}")["is_paused"]
-        if was_paused:  # paused by someone else meanwhile (a test's teardown): runs would never start
-            self.api.unpause(DAG_ID)
-        batches_before = self._batches()
+        (batches_before, messages_before), calls_before = self._batches(), self.box.simulator.requests_served
         scheduled = self._scheduled_time()
         run_id = self.api.call("POST", f"dags/{DAG_ID}/dagRuns", json={
             "logical_date": None, "run_after": scheduled.isoformat(),
             "conf": self.box.target.model_dump(mode="json")})["dag_run_id"]
-        visible_at = None
+        try:
+            run, visible_at, paused = self._wait_for(run_id, fetches, batches_before)
+        except BaseException:
+            # Not left behind for a scheduler to resume once the sandbox is gone.
+            self.api.request("PATCH", f"dags/{DAG_ID}/dagRuns/{run_id}", json={"state": "failed"})
+            raise
+        batches, messages = self._batches()
+        calls = self.box.simulator.requests_served - calls_before
+        # Judged by what the run did (API calls, batches committed), not by the DAG's task ids.
+        if run["state"] != "success" or (fetches and not (calls and visible_at)) \
+                or (not fetches and (calls or batches > batches_before)):
+            raise RuntimeError(f"run {run_id} is not a {'fetch' if fetches else 'no-fetch'} run: {run['state']}, "
+                               f"{calls} API calls, {batches - batches_before} batches committed")
+        return self._report(run_id, run, scheduled, visible_at, paused) | {
+            "calls": calls, "messages_drained": messages - messages_before}
+
+    def _wait_for(self, run_id: str, fetches: bool, batches_before: int) -> tuple[dict, datetime | None, bool]:
+        """Until the run ends: (the run, when its first batch was seen committed, whether the DAG had
+        to be unpaused meanwhile)."""
+        visible_at, paused = None, False
         deadline = time.monotonic() + RUN_TIMEOUT_SECONDS
         next_run_check = 0.0
         while True:
-            if fetches and visible_at is None and self._batches() > batches_before:
+            if fetches and visible_at is None and self._batches()[0] > batches_before:
                 visible_at = datetime.now(UTC)
             if time.monotonic() >= next_run_check:
                 run = self.api.call("GET", f"dags/{DAG_ID}/dagRuns/{run_id}")
                 if run["state"] in ("success", "failed"):
-                    break
+                    return run, visible_at, paused
+                paused = self._keep_unpaused() or paused
                 next_run_check = time.monotonic() + POLL_RUN_SECONDS
             if time.monotonic() > deadline:
                 raise RuntimeError(f"run {run_id} still {run['state']} after {RUN_TIMEOUT_SECONDS} s")
             time.sleep(POLL_WAREHOUSE_SECONDS)
-        return self._report(run_id, run, scheduled, visible_at, fetches, was_paused)
 
-    def _report(self, run_id: str, run: dict, scheduled: datetime, visible_at: datetime | None, fetches: bool,
+    def _report(self, run_id: str, run: dict, scheduled: datetime, visible_at: datetime | None,
                 was_paused: bool) -> dict:
         instances = self.api.call("GET", f"dags/{DAG_ID}/dagRuns/{run_id}/taskInstances")["task_instances"]
         tasks = {ti["task_id"]: {"state": ti["state"], "start": ti["start_date"], "end": ti["end_date"],
                                  "seconds": ti["duration"]} for ti in instances}
-        summary = self.api.xcom(DAG_ID, run_id, "fetch_bars") or {}
         started, ended = _parse(run["start_date"]), _parse(run["end_date"])
-        expected = {"fetch_bars": "success", "check_backlog": "success",
-                    "drain_to_warehouse": "success" if fetches else "skipped"}
-        states = {task_id: tasks.get(task_id, {}).get("state") for task_id in expected}
-        if run["state"] != "success" or states != expected or (fetches and not summary.get("bars_published")) \
-                or (fetches and visible_at is None) or (not fetches and summary.get("calls")):
-            raise RuntimeError(f"run {run_id} is not a {'fetch' if fetches else 'no-fetch'} run: "
-                               f"{run['state']}, tasks {states}, fetch summary {summary}")
         others = self.api.call("GET", f"dags/{DAG_ID}/dagRuns",
                                params={"order_by": "-run_after", "limit": 20})["dag_runs"]
         waited_for = [other["dag_run_id"] for other in others if other["dag_run_id"] != run_id
@@ -180,14 +199,13 @@ class CycleRunner:
             "start_seconds": round((started - scheduled).total_seconds(), 3),
             "bars_visible_seconds": round((visible_at - scheduled).total_seconds(), 3) if visible_at else None,
             "done_seconds": round((ended - scheduled).total_seconds(), 3),
-            "bars_published": summary.get("bars_published"), "calls": summary.get("calls"),
             "tasks": tasks, "disturbed_by": waited_for + (["dag paused by someone else"] if was_paused else []),
         }
 
     def series(self, count: int, fetches: bool, advance: timedelta, description: str) -> list[dict]:
         """`count` undisturbed runs (and the disturbed ones, up to `count` more)."""
         runs: list[dict] = []
-        with tqdm(total=count, desc=description, unit="run", leave=False) as bar:
+        with progress(total=count, desc=description, unit="run") as bar:
             while sum(1 for run in runs if not run["disturbed_by"]) < count and len(runs) < 2 * count:
                 self.box.advance(advance)
                 runs.append(self.run(fetches))

@@ -14,6 +14,7 @@ the last batch's write and teardown are left out; they are reported apart as
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,6 +27,13 @@ from tqdm import tqdm
 from bench.generate import Manifest
 
 PROGRESS_EVERY_SECONDS = 0.5
+# Where stderr is a log (CI), a bar line every 15 s instead of every refresh.
+LOG_REFRESH_SECONDS = 15.0
+
+
+def progress(iterable=None, **kwargs) -> tqdm:
+    """The benchmark's progress bars: gone when done, sparse in a log."""
+    return tqdm(iterable, leave=False, mininterval=0.1 if sys.stderr.isatty() else LOG_REFRESH_SECONDS, **kwargs)
 
 
 class InexactTable(Exception):
@@ -81,12 +89,13 @@ def committed_progress(uri: str, query_name: str, total: int, description: str) 
     stop = threading.Event()
 
     def poll() -> None:
-        with tqdm(total=total, desc=description, unit="msg", unit_scale=True, leave=False) as bar, \
+        with progress(total=total, desc=description, unit="msg", unit_scale=True) as bar, \
                 psycopg.connect(uri, autocommit=True) as conn:
             while not stop.wait(PROGRESS_EVERY_SECONDS):
                 [(done,)] = conn.execute("SELECT coalesce(sum(messages), 0) FROM market.ingest_batches "
                                          "WHERE query_name = %s", (query_name,)).fetchall()
-                bar.update(done - bar.n)
+                if done > bar.n:
+                    bar.update(done - bar.n)
 
     poller = threading.Thread(target=poll, name="progress", daemon=True)
     poller.start()

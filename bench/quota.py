@@ -13,8 +13,7 @@ import time
 from dataclasses import asdict
 from datetime import date
 
-from tqdm import tqdm
-
+from bench.measure import progress
 from market_pipeline.config import PipelineConfig, QuotaConfig
 from market_pipeline.simulator import SimulatorOptions
 from market_pipeline.simulator.replay import replay_days
@@ -53,4 +52,4 @@ def replay(plan: str, first: date, last: date) -> dict:
 
 def run(smoke: bool) -> dict:
     first, last = (SMOKE_DAY, SMOKE_DAY) if smoke else (FIRST, LAST)
-    return {plan: replay(plan, first, last) for plan in tqdm(PLANS, desc="quota: simulated days", leave=False)}
+    return {plan: replay(plan, first, last) for plan in progress(PLANS, desc="quota: simulated days")}

@@ -30,10 +30,9 @@ from pathlib import Path
 import psycopg
 from airflow.providers.apache.spark.hooks.spark_submit import SparkSubmitHook
 from psycopg import sql
-from tqdm import tqdm
 
 from bench.generate import FINAL_ROW_COLUMNS, Generated, final_rows_csv
-from bench.measure import batch_figures, check_exact, committed_progress
+from bench.measure import batch_figures, check_exact, committed_progress, progress
 from bench.memory import descendants_of_this_process, peak_memory
 from bench.scratch import scratch_database, scratch_topics
 from market_pipeline import kafka_io
@@ -181,9 +180,9 @@ def run(generated: Generated, bootstrap: str, warehouse_uri: str, run_id: str, b
     with scratch_topics(bootstrap, {topics["bars"]: 2, topics["dead_letter"]: 1}):
         producer = kafka_io.make_producer({"bootstrap.servers": bootstrap})
         started = time.perf_counter()
-        kafka_io.produce_all(producer, tqdm(
+        kafka_io.produce_all(producer, progress(
             (kafka_io.Message(topics["bars"], key, value) for key, value in generated.messages),
-            total=messages, desc="produce", unit="msg", unit_scale=True, leave=False))
+            total=messages, desc="produce", unit="msg", unit_scale=True))
         produce_seconds = time.perf_counter() - started
         partitions = {f"{topic}/{partition}": end for (topic, partition), end in
                       kafka_io.end_offsets({"bootstrap.servers": bootstrap}, topics.values()).items()}
