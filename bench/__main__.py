@@ -99,6 +99,7 @@ def main() -> None:
                                 "messages_per_second": round(args.bars / seconds)}
     if "throughput" in sections:
         results["throughput"] = throughput.run(generated, bootstrap, base_uri, run_id, batch_size, work_dir)
+    generated = None  # a million messages: not held through the cycle
     if "cycle" in sections:
         with scratch_database(base_uri, f"market_bench_{run_id}_cycle") as uri:
             results["cycle"] = cycle.run(bootstrap, uri, args.cycle_runs, args.cycle_runs, warm_up=not args.smoke)

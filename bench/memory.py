@@ -1,17 +1,22 @@
 """Peak memory of process trees, sampled in a thread while a step runs.
 
-Every `interval` seconds each group's processes are listed again (a tree
-grows: spark-submit starts its Python driver, the scheduler its tasks) and
-their RSS and PSS (`psutil.Process.memory_full_info`, from
-/proc/PID/smaps_rollup) are summed; a group's peak is the largest sum of one
-sample. RSS counts shared pages once per process, PSS shares them out: the
-PSS of a tree is what it costs the machine.
+Every `interval` seconds the process table is read once (a tree grows:
+spark-submit starts its Python driver, the scheduler its tasks), each group's
+processes are taken from it, and their RSS is summed; every `pss_every`-th
+sample their PSS too (`psutil.Process.memory_full_info`, from
+/proc/PID/smaps_rollup). A group's peak is the largest sum of one sample. RSS
+counts shared pages once per process, PSS shares them out: the PSS of a tree
+is what it costs the machine. PSS is read less often because it is not free:
+the kernel walks every page of the process, about 15 ms for a JVM here, and
+at every 0.2 s the sampler alone took half of one of the two cores during the
+cycle, slowing down what it measured.
 """
 
 from __future__ import annotations
 
 import os
 import threading
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,8 +26,31 @@ import psutil
 
 MB = 1_000_000
 SAMPLE_EVERY_SECONDS = 0.2
+PSS_EVERY_SAMPLES = 5  # once a second
 
-Group = Callable[[], Iterable[psutil.Process]]
+
+class ProcessTable:
+    """Who is whose child, read once per sample."""
+
+    def __init__(self) -> None:
+        self.processes: dict[int, psutil.Process] = {}
+        self.children: dict[int, list[int]] = defaultdict(list)
+        for process in psutil.process_iter(["ppid"]):
+            self.processes[process.pid] = process
+            self.children[process.info["ppid"]].append(process.pid)
+
+    def tree(self, pid: int) -> list[psutil.Process]:
+        """The process and its descendants, the process first; none when it has ended."""
+        found, pending = [], [pid]
+        while pending:
+            current = pending.pop()
+            if current in self.processes:
+                found.append(self.processes[current])
+                pending.extend(self.children.get(current, ()))
+        return found
+
+
+Group = Callable[[ProcessTable], Iterable[psutil.Process]]
 
 
 @dataclass
@@ -37,53 +65,53 @@ class Peak:
                 "samples": self.samples, "processes_at_peak": self.processes}
 
 
-def tree(root: psutil.Process) -> list[psutil.Process]:
-    """`root` and its descendants; none when it has ended."""
-    try:
-        return [root, *root.children(recursive=True)]
-    except psutil.NoSuchProcess:
-        return []
-
-
-def descendants_of_this_process() -> list[psutil.Process]:
+def descendants_of_this_process(table: ProcessTable) -> list[psutil.Process]:
     """What this process launched (spark-submit and its driver, the baseline consumer)."""
-    return psutil.Process(os.getpid()).children(recursive=True)
+    return table.tree(os.getpid())[1:]
 
 
 def pidfile_tree(pidfile: Path) -> Group:
     """The tree of a service `bin/stack` started (its pidfile under .state/pids)."""
-    root = psutil.Process(int(pidfile.read_text().split()[0]))
-    return lambda: tree(root)
+    pid = int(pidfile.read_text().split()[0])
+    return lambda table: table.tree(pid)
 
 
-def _sample(processes: Iterable[psutil.Process]) -> tuple[int, int, int]:
+def _sum(processes: Iterable[psutil.Process], with_pss: bool) -> tuple[int, int, int]:
     rss = pss = count = 0
     for process in processes:
         try:
-            info = process.memory_full_info()
+            if with_pss:
+                info = process.memory_full_info()
+                pss += info.pss
+            else:
+                info = process.memory_info()
         except (psutil.NoSuchProcess, psutil.ZombieProcess, psutil.AccessDenied):
             continue
         rss += info.rss
-        pss += info.pss
         count += 1
     return rss, pss, count
 
 
 @contextmanager
-def peak_memory(groups: dict[str, Group], interval: float = SAMPLE_EVERY_SECONDS) -> Iterator[dict[str, Peak]]:
+def peak_memory(groups: dict[str, Group], interval: float = SAMPLE_EVERY_SECONDS,
+                pss_every: int = PSS_EVERY_SAMPLES) -> Iterator[dict[str, Peak]]:
     """Sample every group until the block ends; the yielded dict holds each group's `Peak`."""
     peaks = {name: Peak() for name in groups}
     stop = threading.Event()
 
     def run() -> None:
+        sample = 0
         while True:
+            table = ProcessTable()
+            with_pss = sample % pss_every == 0
             for name, group in groups.items():
-                rss, pss, count = _sample(group())
+                rss, pss, count = _sum(group(table), with_pss)
                 peak = peaks[name]
                 peak.samples += 1
                 if rss > peak.rss_bytes:
                     peak.rss_bytes, peak.processes = rss, count
                 peak.pss_bytes = max(peak.pss_bytes, pss)
+            sample += 1
             if stop.wait(interval):
                 return
 

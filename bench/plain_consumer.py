@@ -6,10 +6,11 @@ it finds at start (what Trigger.AvailableNow reads), in batches of the drain's
 warehouse's own named queries as the sink runs them: `create_staging_tables`,
 COPY into `stage_bars` (the sink's `BAR_COLUMNS`), `upsert_bars` as the sink
 composes it (`market_pipeline.sink.upsert_statement`), `record_batch` and
-`advance_offset`. Each batch keeps the latest version of a bar first (ON
-CONFLICT touches a row once). It validates nothing beyond JSON: the drain's
-validation is part of what the comparison prices. Importing the sink imports
-pyspark (a part of this process's start-up, not of its steady state).
+`advance_offset`. A batch is parsed by Arrow's JSON reader and keeps each
+bar's latest version with the sink's `latest_versions` (ON CONFLICT touches a
+row once). It validates nothing beyond JSON: the drain's validation is part
+of what the comparison prices. Importing the sink imports pyspark (a part of
+this process's start-up, not of its steady state).
 
 Usage (the benchmark launches it; the warehouse URI comes from WAREHOUSE_URI):
     python -m bench.plain_consumer --bootstrap-servers HOST:PORT --bars-topic T
@@ -19,35 +20,39 @@ Usage (the benchmark launches it; the warehouse URI comes from WAREHOUSE_URI):
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import uuid
 
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.json as pajson
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 from psycopg import sql
 
 from market_pipeline import kafka_io, warehouse
 from market_pipeline.bars import Bar
-from market_pipeline.sink import BAR_COLUMNS, BAR_KEY, upsert_statement
+from market_pipeline.sink import BAR_COLUMNS, latest_versions, upsert_statement
 
-# The message's fields are the bar's contract; the staged columns and the upsert are the sink's own.
-MESSAGE_FIELDS = tuple(Bar.model_fields)
+# The message's fields are the bar's contract, all read as text (PostgreSQL casts them in COPY)
+# but the volume; the staged columns, the choice of a bar's latest version and the upsert are
+# the sink's own.
+MESSAGE_SCHEMA = pa.schema([(name, pa.int64() if name == "volume" else pa.string()) for name in Bar.model_fields])
 POLL_AT_MOST = 10_000
 POLL_TIMEOUT_SECONDS = 30.0
 
 
-def _latest_rows(messages: list) -> list[str]:
-    """The batch's latest version of each bar (fetched_at, then partition and offset, as the sink
-    orders versions), as CSV lines of `BAR_COLUMNS`."""
-    latest: dict[tuple, tuple] = {}
-    for message in messages:
-        bar = json.loads(message.value())
-        key = tuple(bar[name] for name in BAR_KEY)
-        version = (bar["fetched_at"], message.partition(), message.offset())
-        if key not in latest or version > latest[key][0]:
-            latest[key] = (version, f"{','.join(str(bar[name]) for name in MESSAGE_FIELDS)},"
-                                    f"{message.topic()},{message.partition()},{message.offset()}\n")
-    return [line for _, line in latest.values()]
+def _bars(messages: list) -> pa.Table:
+    """The batch as the sink's staged columns, read by Arrow's JSON reader (one message a line)."""
+    values = pajson.read_json(io.BytesIO(b"\n".join(message.value() for message in messages)),
+                              parse_options=pajson.ParseOptions(explicit_schema=MESSAGE_SCHEMA))
+    sources = {
+        "source_topic": pa.array([message.topic() for message in messages], pa.string()),
+        "source_partition": pa.array([message.partition() for message in messages], pa.int32()),
+        "source_offset": pa.array([message.offset() for message in messages], pa.int64()),
+    }
+    return pa.table({**{name: values[name] for name in MESSAGE_SCHEMA.names}, **sources}).select(list(BAR_COLUMNS))
 
 
 def write_batch(uri: str, query_name: str, batch_id: int, messages: list) -> int:
@@ -56,13 +61,15 @@ def write_batch(uri: str, query_name: str, batch_id: int, messages: list) -> int
     for message in messages:
         first_last = offset_ranges.setdefault(f"{message.topic()}/{message.partition()}", [message.offset()] * 2)
         first_last[0], first_last[1] = min(first_last[0], message.offset()), max(first_last[1], message.offset())
-    lines = _latest_rows(messages)
+    csv = io.BytesIO()
+    pacsv.write_csv(latest_versions(_bars(messages)), csv,
+                    pacsv.WriteOptions(include_header=False, quoting_style="needed"))
     copy_statement = sql.SQL("COPY stage_bars ({}) FROM STDIN (FORMAT csv)").format(
         sql.SQL(", ").join(map(sql.Identifier, BAR_COLUMNS)))
     with warehouse.transaction(uri, application_name=query_name) as conn:
         conn.execute(warehouse.query("create_staging_tables"))
         with conn.cursor().copy(copy_statement) as copy:
-            copy.write("".join(lines))
+            copy.write(csv.getvalue())
         upserted = conn.execute(upsert_statement()).rowcount
         conn.execute(warehouse.query("record_batch"), {
             "query_name": query_name, "batch_id": batch_id, "offset_ranges": json.dumps(offset_ranges),

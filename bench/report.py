@@ -155,9 +155,11 @@ def markdown(results: dict) -> str:
               f"{'—' if row['met'] is None else ('met' if row['met'] else 'missed')} |"
               for row in results["targets"]]
     if cycle := results.get("cycle"):
-        lines += ["", f"Cycle: {cycle['fetch']['runs']} fetch runs ({cycle['fetch']['disturbed']} disturbed and "
-                      f"replaced), {cycle['no_fetch']['runs']} no-fetch runs ({cycle['no_fetch']['disturbed']} "
-                      "disturbed and replaced). Peak memory of each component during the cycle:", "",
+        counts = "; ".join(
+            f"{cycle[kind]['runs']} {label} runs counted, {cycle[kind]['disturbed']} disturbed"
+            + (" (every run disturbed: the figures are theirs)" if cycle[kind]["from_disturbed_runs"] else "")
+            for kind, label in (("fetch", "fetch"), ("no_fetch", "no-fetch")))
+        lines += ["", f"Cycle: {counts}. Peak memory of each component during the cycle:", "",
                   "| component | peak RSS (MB) | peak PSS (MB) |", "|---|---|---|"]
         lines += [f"| {name} | {_number(peak['rss_peak_mb'])} | {_number(peak['pss_peak_mb'])} |"
                   for name, peak in cycle["memory"].items()]
