@@ -19,7 +19,7 @@ import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import psutil
@@ -58,11 +58,13 @@ class Peak:
     rss_bytes: int = 0
     pss_bytes: int = 0
     samples: int = 0
-    processes: int = 0  # in the sample with the highest RSS
+    at_peak: list[tuple[str, int]] = field(default_factory=list)  # (process, RSS) in the highest RSS sample
 
     def as_dict(self) -> dict:
         return {"rss_peak_mb": round(self.rss_bytes / MB, 1), "pss_peak_mb": round(self.pss_bytes / MB, 1),
-                "samples": self.samples, "processes_at_peak": self.processes}
+                "samples": self.samples, "processes_at_peak": len(self.at_peak),
+                "rss_at_peak_mb": {f"{name} #{index}": round(rss / MB, 1)
+                                   for index, (name, rss) in enumerate(sorted(self.at_peak, key=lambda p: -p[1]))}}
 
 
 def descendants_of_this_process(table: ProcessTable) -> list[psutil.Process]:
@@ -76,20 +78,18 @@ def pidfile_tree(pidfile: Path) -> Group:
     return lambda table: table.tree(pid)
 
 
-def _sum(processes: Iterable[psutil.Process], with_pss: bool) -> tuple[int, int, int]:
-    rss = pss = count = 0
+def _sum(processes: Iterable[psutil.Process], with_pss: bool) -> tuple[int, int, list[tuple[str, int]]]:
+    """Summed RSS and PSS (0 unless `with_pss`), and each process's (name, RSS)."""
+    pss = 0
+    each = []
     for process in processes:
         try:
-            if with_pss:
-                info = process.memory_full_info()
-                pss += info.pss
-            else:
-                info = process.memory_info()
+            info = process.memory_full_info() if with_pss else process.memory_info()
+            each.append((process.name(), info.rss))
         except (psutil.NoSuchProcess, psutil.ZombieProcess, psutil.AccessDenied):
             continue
-        rss += info.rss
-        count += 1
-    return rss, pss, count
+        pss += info.pss if with_pss else 0
+    return sum(rss for _, rss in each), pss, each
 
 
 @contextmanager
@@ -105,11 +105,11 @@ def peak_memory(groups: dict[str, Group], interval: float = SAMPLE_EVERY_SECONDS
             table = ProcessTable()
             with_pss = sample % pss_every == 0
             for name, group in groups.items():
-                rss, pss, count = _sum(group(table), with_pss)
+                rss, pss, each = _sum(group(table), with_pss)
                 peak = peaks[name]
                 peak.samples += 1
                 if rss > peak.rss_bytes:
-                    peak.rss_bytes, peak.processes = rss, count
+                    peak.rss_bytes, peak.at_peak = rss, each
                 peak.pss_bytes = max(peak.pss_bytes, pss)
             sample += 1
             if stop.wait(interval):
