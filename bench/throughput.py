@@ -37,11 +37,11 @@ from bench.memory import descendants_of_this_process, peak_memory
 from bench.scratch import scratch_database, scratch_topics
 from market_pipeline import kafka_io
 from market_pipeline.cli import CONFIG_DIR
-from market_pipeline.drain_tasks import DRAIN_SPARK_CONF
 from market_pipeline.operators import package_job
 from market_pipeline.settings import (
     CHECKPOINTS_DIR,
     CONFIG_VARIABLE,
+    DRAIN_SPARK_CONF,
     PROJECT_ROOT,
     SPARK_APPS_DIR,
     SPARK_CONN_ID,
