@@ -1,6 +1,6 @@
 """The benchmark: one command, every figure of BENCHMARKS.md measured in one run, side by side.
 
-    bin/stack exec python -m bench                   # 1,000,000 bars, every section (about 15 min)
+    bin/stack exec python -m bench                   # 1,000,000 bars, every section (15-20 min)
     bin/stack exec python -m bench --smoke           # a few thousand bars, two cycle runs (CI)
     bin/stack exec python -m bench --only cycle      # one section: generate, throughput, cycle, quota
 

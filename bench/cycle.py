@@ -21,9 +21,11 @@ latency is measured from it.
 One warm-up run (the first fetch of each symbol, the first task after a
 quiet spell) goes first and is not counted (the smoke skips it). Before each
 run the benchmark waits until no run of the DAG is queued or running and the
-live schedule's next run is not due within the next seconds. A run that had to wait for
-another run of the DAG (the live schedule's, a test's) is recorded as
-disturbed and replaced, up to as many extra runs again.
+live schedule's next run is not due within the next seconds. A run that had
+to wait for another run of the DAG (the live schedule's, a test's), or whose
+DAG someone paused meanwhile (a test's teardown: the benchmark unpauses it),
+is recorded as disturbed and replaced, up to as many extra runs again. The
+DAG's pause state is restored at the end.
 """
 
 from __future__ import annotations
