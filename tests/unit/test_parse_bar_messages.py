@@ -4,18 +4,11 @@ import json
 from datetime import UTC, datetime
 from decimal import Decimal
 
-import pytest
-
 from spark_apps.drain_bars_to_warehouse import parse_bar_messages
 
 DEAD_LETTER = "dead"
 GOOD = {"symbol": "MSFT", "interval": "5min", "bar_time": "2026-11-24T14:30:00Z", "open": "100.5",
         "high": "101", "low": "100", "close": "100.75", "volume": 1200, "fetched_at": "2026-11-24T16:00:00Z"}
-
-
-@pytest.fixture
-def spark(local_spark):
-    return local_spark
 
 
 def parse(spark, *records):
@@ -25,17 +18,17 @@ def parse(spark, *records):
     return parse_bar_messages(frame, DEAD_LETTER).orderBy("source_offset").collect()
 
 
-def test_should_type_a_valid_bar_exactly(spark):
-    [row] = parse(spark, ("bars", json.dumps(GOOD)))
+def test_should_type_a_valid_bar_exactly(local_spark):
+    [row] = parse(local_spark, ("bars", json.dumps(GOOD)))
     assert row.reason is None
     assert row.open == Decimal("100.500000") and row.volume == 1200
     assert row.bar_time.replace(tzinfo=UTC) == datetime(2026, 11, 24, 14, 30, tzinfo=UTC)
     assert (row.source_topic, row.source_partition, row.source_offset) == ("bars", 0, 0)
 
 
-def test_should_give_each_bad_record_its_reason_and_keep_it(spark):
+def test_should_give_each_bad_record_its_reason_and_keep_it(local_spark):
     rows = parse(
-        spark,
+        local_spark,
         ("bars", "{truncated"),
         ("bars", None),
         ("bars", json.dumps({**GOOD, "low": "-1"})),
