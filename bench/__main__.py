@@ -1,10 +1,12 @@
 """The benchmark: one command, every figure of BENCHMARKS.md measured in one run, side by side.
 
-    bin/stack exec python -m bench                   # 1,000,000 bars, every section (15-20 min)
-    bin/stack exec python -m bench --smoke           # a few thousand bars, two cycle runs (CI)
-    bin/stack exec python -m bench --only cycle      # one section: generate, throughput, cycle, quota
+    bin/stack bench                   # 1,000,000 bars, every section (15-20 min)
+    bin/stack bench --smoke           # a few thousand bars, two cycle runs (CI)
+    bin/stack bench --only cycle      # one section: generate, throughput, cycle, quota
 
-Run from the repository's root against the services `bin/stack start` runs.
+`bin/stack bench ARGS` runs `python -m bench ARGS` from the repository's root on the test stack
+(started for it unless it is up), never on the live one: the cycle section unpauses the live
+DAG and runs it.
 Writes `bench/results/latest.json` (every figure, the ratios, the targets, the
 machine) and regenerates the generated part of `BENCHMARKS.md`; a smoke or
 `--only` run writes `bench/results/<smoke|only-SECTION>.json` and leaves
@@ -29,7 +31,7 @@ from bench import report
 from bench.generate import generate
 from bench.measure import progress
 from market_pipeline import warehouse
-from market_pipeline.settings import PROJECT_ROOT, STATE_DIR
+from market_pipeline.settings import PROJECT_ROOT, STATE_DIR, refuse_the_live_stack
 
 SECTIONS = ("generate", "throughput", "cycle", "quota")
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -69,6 +71,7 @@ def _shown(path: Path) -> str:
 
 def main() -> None:
     args = parse_args()
+    refuse_the_live_stack("bin/stack bench")
     # The replayed fetch steps and the migrations log every step: the progress bars say enough.
     for name in ("market_pipeline", "yoyo"):
         logging.getLogger(name).setLevel(logging.WARNING)

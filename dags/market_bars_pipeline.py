@@ -25,7 +25,7 @@ from market_pipeline import tasks
 from market_pipeline.alerts import dag_alerting, task_defaults
 from market_pipeline.config import RunTarget, run_params
 from market_pipeline.drain_tasks import drain_to_warehouse
-from market_pipeline.settings import ALPHAVANTAGE_POOL
+from market_pipeline.settings import ALPHAVANTAGE_POOL, FETCH_SUMMARY_XCOM_KEY
 
 
 @dag(
@@ -51,7 +51,8 @@ def market_bars_pipeline():
     @task.short_circuit(pool=ALPHAVANTAGE_POOL, execution_timeout=timedelta(minutes=10))
     def fetch_bars(params=None, ti=None, dag_run=None) -> bool:
         target = RunTarget.model_validate(params)
-        ti.xcom_push(key="summary", value=tasks.fetch_bars(target, tasks.RunInfo.from_context(ti, dag_run)))
+        summary = tasks.fetch_bars(target, tasks.RunInfo.from_context(ti, dag_run))
+        ti.xcom_push(key=FETCH_SUMMARY_XCOM_KEY, value=summary)
         return tasks.has_backlog(target)
 
     fetch_bars() >> drain_to_warehouse()

@@ -10,10 +10,10 @@ they all agree. `python -m drills NAME|all` runs them (see `drills/__main__.py`)
   retries, alerts on its last try, and the table ends exact (`drills.postgres`);
 - `drain-kill`: SIGKILL spark-submit at seeded random moments of a large drain, then finish it:
   the table is exact and every message is committed once (`drills.drain_kill`);
-- `scheduler`: SIGKILL the shared Airflow scheduler mid-run, restart it with `bin/stack start`:
-  the run ends cleanly and nothing is lost (`drills.scheduler`; disturbs the shared scheduler).
+- `scheduler`: SIGKILL the test stack's Airflow scheduler mid-run, restart it with `bin/stack
+  start`: the run ends cleanly and nothing is lost (`drills.scheduler`).
 
-The shared stack's broker and database are never stopped: the drills that stop one start their
+The stack's broker and database are never stopped: the drills that stop one start their
 own (`drills.services`). Everything a drill creates (topics, Airflow connections and Variables,
 clusters, checkpoints) it removes.
 """

@@ -1,6 +1,7 @@
-"""`python -m drills NAME|all [options]`: run fault drills against the dev stack and print, for
-each, what it did and the counts expected and found; the exit status is 1 when any differ.
-Run from the checkout's root with the stack's environment: `bin/stack exec python -m drills all`."""
+"""`python -m drills NAME|all [options]`: run fault drills and print, for each, what it did and
+the counts expected and found; the exit status is 1 when any differ. `bin/stack drill NAME|all`
+runs it on the test stack (started for it unless it is up), never on the live one: the scheduler
+drill kills the stack's scheduler."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import argparse
 import sys
 
 from drills import DRILLS, run_drill
+from market_pipeline.settings import refuse_the_live_stack
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -17,6 +19,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bars", type=int, default=1_000_000, help="drain-kill: distinct bars to drain")
     parser.add_argument("--kills", type=int, default=10, help="drain-kill: SIGKILLs during the drain")
     args = parser.parse_args(argv)
+    refuse_the_live_stack("bin/stack drill")
     names = list(DRILLS) if args.name == "all" else [args.name]
     reports = [run_drill(name, seed=args.seed, bars=args.bars, kills=args.kills) for name in names]
     return 0 if all(report.ok for report in reports) else 1

@@ -7,7 +7,9 @@ stack's broker and a private PostgreSQL warehouse. The workload is `bars` distin
 50th also revised with a later fetch and another close), one malformed message per 1,000 bars on
 the bars topic and one rejected row per 1,000 on the dead-letter topic. Each attempt is killed
 a random delay (seeded, 0-4 s) after it planned its first new batch, unless it ended by itself
-first; after `kills` kills one last run drains what is left. Then:
+first, except the first, which is killed while a batch's sink transaction is open (the moment
+between the warehouse's writes and their commit); after `kills` kills one last run drains what
+is left. Then:
 
 - market.bars holds each bar once with its latest revision: count, sum(volume), sum(close);
 - each message was committed by exactly one batch: the messages over market.ingest_batches are
@@ -70,14 +72,18 @@ def run(report: Report, *, seed: int, bars: int, kills: int) -> None:
         report.step(f"produced {workload.messages:,} messages; drain batches of up to "
                     f"{drain.max_offsets_per_trigger:,}; killing it {kills} times (seed {seed})")
 
-        landed = 0
+        landed = killed_in_transaction = 0
         while landed < kills:
             job = drain.start()
             planned = _planned_batches(drain.checkpoint)
             # Past the JVM's start: a kill lands in the work on batches, not always in start-up.
             while job.poll() is None and _planned_batches(drain.checkpoint) == planned:
                 time.sleep(0.05)
-            delay = rng.uniform(*KILL_DELAY_SECONDS)
+            if landed == 0:
+                delay = 0.0
+                _wait_for_a_sink_transaction(job, uri, drain.query_name)
+            else:
+                delay = rng.uniform(*KILL_DELAY_SECONDS)
             try:
                 code = job.wait(timeout=delay)
                 report.step(f"attempt {landed + 1} ended by itself (exit {code}) before its kill: "
@@ -88,6 +94,7 @@ def run(report: Report, *, seed: int, bars: int, kills: int) -> None:
                 os.killpg(job.pid, signal.SIGKILL)
                 job.wait()
                 landed += 1
+                killed_in_transaction += in_transaction
                 report.step(f"kill {landed}, {delay:.1f} s after a new batch was planned, "
                             f"{'inside' if in_transaction else 'outside'} a sink transaction: "
                             f"{len(batches(uri, drain.query_name))} batches committed")
@@ -95,6 +102,7 @@ def run(report: Report, *, seed: int, bars: int, kills: int) -> None:
         final = drain.run()
         report.step(f"last run exited {final.returncode}: {len(batches(uri, drain.query_name))} batches committed")
         report.check("kills that landed while the drain ran", kills, landed)
+        report.check("kills inside a sink transaction (at least the first)", True, killed_in_transaction >= 1)
         report.check("exit code of the last run", 0, final.returncode)
         [(count, sum_volume, sum_close)] = fetch_all(uri, "SELECT count(*), sum(volume), sum(close) FROM market.bars")
         report.check("rows in market.bars", workload.bars, count)
@@ -103,6 +111,13 @@ def run(report: Report, *, seed: int, bars: int, kills: int) -> None:
         [(quarantined,)] = fetch_all(uri, "SELECT count(*) FROM market.quarantine")
         report.check("rows in market.quarantine", workload.quarantined, quarantined)
         check_each_message_committed_once(report, bootstrap, topics.values(), uri, drain.query_name)
+
+
+def _wait_for_a_sink_transaction(job: subprocess.Popen, uri: str, query_name: str) -> None:
+    """Until a batch's transaction is open in the warehouse (or the job ended)."""
+    deadline = time.monotonic() + 240
+    while job.poll() is None and not sink_transaction_open(uri, query_name) and time.monotonic() < deadline:
+        time.sleep(0.02)
 
 
 def _planned_batches(checkpoint: Path) -> int:

@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 
 from market_pipeline import kafka_io, warehouse
-from market_pipeline.settings import PROJECT_ROOT
+from market_pipeline.settings import FETCH_SUMMARY_XCOM_KEY, PROJECT_ROOT
 
 CONFIG_DIR = PROJECT_ROOT / "config"
 
@@ -67,16 +67,22 @@ def run_dag(args: argparse.Namespace) -> None:
     api.unpause(args.dag_id)
     print(f"triggered {args.dag_id} run {run_id}; waiting for it to finish")
     run = api.wait_for_run(args.dag_id, run_id, args.timeout)
-    for task_id, state in api.task_states(args.dag_id, run_id).items():
-        print(f"  {task_id:<22} {state}")
-    summary = api.xcom(args.dag_id, run_id, "fetch_bars")
-    if summary is not None:
-        print(f"  fetch: {summary['calls']} API requests ({summary['calls_today']} today), "
-              f"{summary['bars_published']} new bars published")
-        if summary["idle_reason"]:
-            print(f"  nothing new was due: {summary['idle_reason']}")
+    for line in run_report(api, args.dag_id, run_id):
+        print(line)
     if run["state"] != "success":
         sys.exit(f"run {run_id} ended {run['state']}: see the task logs in the Airflow UI")
+
+
+def run_report(api, dag_id: str, run_id: str) -> list[str]:
+    """One run's task states, then its fetch summary when the run has one."""
+    lines = [f"  {task_id:<22} {state}" for task_id, state in api.task_states(dag_id, run_id).items()]
+    summary = api.xcom(dag_id, run_id, "fetch_bars", key=FETCH_SUMMARY_XCOM_KEY)
+    if summary is not None:
+        lines.append(f"  fetch: {summary['calls']} API requests ({summary['calls_today']} today), "
+                     f"{summary['bars_published']} new bars published")
+        if summary["idle_reason"]:
+            lines.append(f"  nothing new was due: {summary['idle_reason']}")
+    return lines
 
 
 def show_bars(args: argparse.Namespace) -> None:

@@ -17,7 +17,9 @@ MIGRATIONS_DIR = SQL_DIR / "migrations"
 QUERIES_DIR = SQL_DIR / "queries"
 SPARK_APPS_DIR = PROJECT_ROOT / "spark_apps"
 
-# bin/stack exports these; the defaults match its own.
+# bin/stack exports these; the defaults match its own. STACK is `live` or `test` (the tests',
+# drills' and benchmark's own stack, beside the live one: see bin/stack).
+STACK = os.environ.get("STOCKPIPE_STACK", "live")
 STATE_DIR = Path(os.environ.get("STOCKPIPE_STATE_DIR", PROJECT_ROOT / ".state"))
 JARS_DIR = Path(os.environ.get("STOCKPIPE_JARS_DIR", PROJECT_ROOT / ".cache" / "jars"))
 CHECKPOINTS_DIR = STATE_DIR / "checkpoints"
@@ -52,3 +54,13 @@ CONFIG_VARIABLE = "market_data_config"
 QUOTA_LEDGER_VARIABLE = "alphavantage_quota_ledger"
 
 DRAIN_QUERY_NAME = "bars_to_warehouse"
+
+
+def refuse_the_live_stack(command: str) -> None:
+    """For tools that run the live DAGs or kill services: they belong on the test stack."""
+    if STACK != "test":
+        raise SystemExit(f"this runs on the test stack, not the live one ({STACK}): use `{command}`")
+
+# The live fetch's summary (calls, bars, why nothing was due): its return value is the
+# short-circuit's verdict, so the summary is an XCom of its own, read by the demo.
+FETCH_SUMMARY_XCOM_KEY = "summary"

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+import smtplib
 import socket
 import threading
+import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
+import requests
 from aiosmtpd.controller import Controller
 
 
@@ -30,6 +34,20 @@ class Received:
     def chat_connection(self) -> dict:
         """The apprise_default connection that posts to this receiver (Apprise's json:// service)."""
         return {"conn_type": "apprise", "extra": {"config": {"path": self.chat_url}}}
+
+    def flush(self, timeout_seconds: float = 30) -> None:
+        """Send a marker through each receiver and wait until both arrived: a message handed to a
+        receiver before is in its list by then. The markers name no run, so no test counts them."""
+        marker = f"marker {uuid.uuid4()}"
+        with smtplib.SMTP("127.0.0.1", self.smtp_port, timeout=10) as smtp:
+            smtp.sendmail("marker@pipeline.test", ["oncall@pipeline.test"], f"Subject: {marker}\n\n{marker}\n")
+        requests.post(self.chat_url.replace("json://", "http://", 1), json={"title": marker, "message": marker},
+                      timeout=10).raise_for_status()
+        deadline = time.monotonic() + timeout_seconds
+        while not (any(email["Subject"] == marker for email in self.emails)
+                   and any(chat.get("title") == marker for chat in self.chats)):
+            assert time.monotonic() < deadline, "the receivers did not get their own markers"
+            time.sleep(0.1)
 
     def texts(self) -> list[str]:
         return [email.get_body(("html", "plain")).get_content() + email["Subject"] for email in self.emails] + [

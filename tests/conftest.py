@@ -1,9 +1,10 @@
 """Shared fixtures.
 
 Unit tests need nothing running.  Integration tests (marked `integration`) use
-the services `bin/stack test` starts and the same AIRFLOW_CONN_* variables;
-each builds its own topics and the separate `market_data_test` database, so the
-demo's data is never touched.
+the test stack that `bin/stack test` starts beside the live one (its own Airflow,
+Kafka, PostgreSQL and simulator, on ports of its own) and its AIRFLOW_CONN_*
+variables; they refuse to run on the live stack. Each builds its own topics and
+uses the separate `market_data_test` database.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from datetime import UTC, datetime
 import pytest
 
 from market_pipeline import warehouse
+from market_pipeline.settings import STACK
 from market_pipeline.simulator import AlphaVantageSimulator, SimClock, SimulatorOptions, make_server
 
 # A trading Tuesday at 11:00 US/Eastern (16:00 UTC), well inside the regular session.
@@ -49,6 +51,8 @@ def simulator() -> Iterator[RunningSimulator]:
 
 
 def _require_env(name: str) -> str:
+    if STACK != "test":
+        pytest.fail(f"integration tests run on the test stack, not the {STACK} one: run them with `bin/stack test`")
     value = os.environ.get(name)
     if not value:
         pytest.fail(f"{name} is not set: run the tests with `bin/stack test`, which starts the services")

@@ -6,6 +6,11 @@ task past its execution_timeout fails and alerts, and its run, not done by its d
 from the triggerer (Airflow's Deadline Alerts are experimental: this pins the behaviour we rely
 on); the freshness watchdog fails and alerts on stale data during a session and passes while the
 market is closed.
+
+"No more than that" is checked once nothing more can come: a task's failure callbacks run before
+its failed state is reported (the Task SDK's supervisor reports it when the task's process has
+exited), so once the run has ended they have sent, and a marker through each receiver
+(`Received.flush`) shows that what was sent has arrived.
 """
 
 from __future__ import annotations
@@ -102,7 +107,7 @@ def test_only_the_last_failed_try_sends_one_email_and_one_chat_message(api, box,
     assert run["state"] == "failed" and states["fetch_bars"] == "failed", states
     assert try_number(api, PIPELINE, run_id, "fetch_bars") == 3, "two retries first"
     wait_for(lambda: emails_for(received, run_id) and chats_for(received, run_id))
-    time.sleep(3)  # anything more would have arrived by now
+    received.flush()
     ((subject, body),), (chat,) = emails_for(received, run_id).items(), chats_for(received, run_id)
     assert subject == "[market-data] market_bars_pipeline.fetch_bars failed on its last try (3)"
     for field in ("market_bars_pipeline", "fetch_bars", "ValidationError: 1 validation error for Ledger",
@@ -121,7 +126,7 @@ def test_a_stuck_run_alerts_at_its_deadline_and_its_task_at_the_execution_timeou
         run_id, run, states = run_dag(api, WATCHDOG, box.target)
     assert run["state"] == "failed", states
     wait_for(lambda: len(emails_for(received, run_id)) == 2 and len(chats_for(received, run_id)) == 2)
-    time.sleep(3)
+    received.flush()
     emails = emails_for(received, run_id)
     timeout = emails.pop("[market-data] market_freshness_watchdog.check_freshness failed on its last try (2)")
     assert "AirflowTaskTimeout" in timeout
@@ -145,5 +150,5 @@ def test_the_watchdog_alerts_on_stale_data_in_a_session_and_passes_when_the_mark
     assert run["state"] == "success"
     assert fetch_all(box.warehouse_uri, "SELECT DISTINCT stale, reason FROM market.freshness_checks") == [
         (False, "market closed to the key")]
-    time.sleep(3)
+    received.flush()
     assert emails_for(received, run_id) == {} and chats_for(received, run_id) == []

@@ -10,6 +10,9 @@ nothing the demo left behind can satisfy it.
 
 import json
 import os
+import re
+import subprocess
+import sys
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,6 +22,7 @@ from confluent_kafka import Consumer, TopicPartition
 
 from market_pipeline import kafka_io, warehouse
 from market_pipeline.airflow_api import AirflowApi
+from market_pipeline.settings import FETCH_SUMMARY_XCOM_KEY, QUOTA_LEDGER_VARIABLE
 from market_pipeline.simulator import SimulatorOptions
 from tests.conftest import TRADING_MORNING
 from tests.integration.helpers import fetch_all, run_dag, sandbox
@@ -61,7 +65,7 @@ def test_a_delayed_run_fetches_publishes_and_drains_bars_up_to_fifteen_minutes_a
     assert run["state"] == "success", states
     assert states == {"fetch_bars": "success", "drain_to_warehouse": "success"}
 
-    summary = api.xcom(DAG_ID, run_id, "fetch_bars", "summary")
+    summary = api.xcom(DAG_ID, run_id, "fetch_bars", FETCH_SUMMARY_XCOM_KEY)
     assert summary["planned"] == WATCHLIST and summary["calls"] == 3 == requests_served
     assert summary["bars_published"] == 300, "three compact replies, all new"
 
@@ -99,7 +103,7 @@ def test_an_end_of_day_run_during_the_session_makes_no_call(api, e2e, delayed_ru
     run_id, run, states = run_dag(api, DAG_ID, e2e.target)
     assert run["state"] == "success", states
     assert states["fetch_bars"] == "success" and states["drain_to_warehouse"] == "skipped"
-    summary = api.xcom(DAG_ID, run_id, "fetch_bars", "summary")
+    summary = api.xcom(DAG_ID, run_id, "fetch_bars", FETCH_SUMMARY_XCOM_KEY)
     assert summary["planned"] == [] and summary["calls"] == 0
     assert "end-of-day data" in summary["idle_reason"]
     assert e2e.simulator.requests_served == served_before
@@ -142,6 +146,34 @@ def test_should_never_leak_the_api_key(api, e2e, delayed_run, kafka_bootstrap):
         [(count,)] = fetch_all(uri, f"SELECT count(*) FROM market.{table} AS t WHERE t::text LIKE %(pattern)s",
                                {"pattern": f"%{api_key}%"})
         assert count == 0, f"market.{table}"
+
+
+def test_the_demo_prints_its_run_then_why_nothing_more_was_due(api):
+    """`bin/stack demo`'s commands, on the test stack's own live pipeline (its simulator, on the real
+    clock): a change to what a task returns or pushes breaks this, not the README's first command."""
+    api.request("DELETE", f"variables/{QUOTA_LEDGER_VARIABLE}")  # no symbol fetched yet, as on a fresh install
+    try:
+        first, again = _cli("run-dag", DAG_ID), _cli("run-dag", DAG_ID)
+    finally:
+        api.pause(DAG_ID)
+    rows = _cli("show-bars")
+
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert re.search(r"^  fetch_bars +success$", first.stdout, re.MULTILINE), first.stdout
+    assert re.search(r"^  drain_to_warehouse +success$", first.stdout, re.MULTILINE), first.stdout
+    assert re.search(r"^  fetch: 3 API requests \(\d+ today\), [1-9]\d* new bars published$", first.stdout,
+                     re.MULTILINE), first.stdout
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert re.search(r"^  drain_to_warehouse +skipped$", again.stdout, re.MULTILINE), again.stdout
+    assert re.search(r"^  fetch: 0 API requests \(\d+ today\), 0 new bars published\n"
+                     r"  nothing new was due: \S.+$", again.stdout, re.MULTILINE), again.stdout
+    assert rows.returncode == 0, rows.stderr
+    assert rows.stdout.rstrip().endswith("(15 rows: the newest 5 bars per symbol in market.bars)"), rows.stdout
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "market_pipeline.cli", *args], capture_output=True, text=True,
+                          timeout=600)
 
 
 def _all_messages(kafka_config: dict, topics: list[str]) -> list[bytes]:
