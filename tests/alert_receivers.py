@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
+from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import requests
@@ -39,8 +40,11 @@ class Received:
         """Send a marker through each receiver and wait until both arrived: a message handed to a
         receiver before is in its list by then. The markers name no run, so no test counts them."""
         marker = f"marker {uuid.uuid4()}"
+        email = EmailMessage()
+        email["Subject"], email["From"], email["To"] = marker, "marker@pipeline.test", "oncall@pipeline.test"
+        email.set_content(f"<p>{marker}</p>", subtype="html")  # an HTML body, as the alerts have
         with smtplib.SMTP("127.0.0.1", self.smtp_port, timeout=10) as smtp:
-            smtp.sendmail("marker@pipeline.test", ["oncall@pipeline.test"], f"Subject: {marker}\n\n{marker}\n")
+            smtp.send_message(email)
         requests.post(self.chat_url.replace("json://", "http://", 1), json={"title": marker, "message": marker},
                       timeout=10).raise_for_status()
         deadline = time.monotonic() + timeout_seconds

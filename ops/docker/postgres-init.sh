@@ -4,7 +4,7 @@
 # order as bin/stack's setup_databases:
 #   include/sql/bootstrap/databases_and_roles.sql once, with the psql variables airflow_password,
 #   warehouse_password and reader_password (roles airflow, market_etl, market_reader; databases
-#   airflow, market_data, market_data_test, market_data_bench), then
+#   airflow, market_data, market_data_test(_2, _3), market_data_bench), then
 #   include/sql/bootstrap/warehouse_database.sql in each warehouse database.
 # Both files are idempotent. The image's entrypoint runs this only on an empty data volume
 # (bin/stack runs setup_databases at every start); after changing a password in .env, run it again:
@@ -32,7 +32,7 @@ psql_admin --dbname postgres \
   -v reader_password="$POSTGRES_READER_PASSWORD" \
   < "$bootstrap/databases_and_roles.sql"
 
-for database in market_data market_data_test market_data_bench; do
+for database in market_data market_data_test market_data_test_2 market_data_test_3 market_data_bench; do
   psql_admin --dbname "$database" < "$bootstrap/warehouse_database.sql"
 done
 

@@ -25,10 +25,10 @@ import pytest
 from market_pipeline.airflow_api import AirflowApi
 from market_pipeline.simulator import SimulatorOptions
 from tests.alert_receivers import Received, alert_receivers
-from tests.conftest import TRADING_MORNING
+from tests.conftest import LIVE_DAG_GROUP, TRADING_MORNING
 from tests.integration.helpers import fetch_all, run_dag, sandbox
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, LIVE_DAG_GROUP]
 PIPELINE, WATCHDOG = "market_bars_pipeline", "market_freshness_watchdog"
 WATCHLIST = ["TSLA", "MSFT", "GOOGL"]
 
@@ -38,6 +38,7 @@ def api() -> AirflowApi:
     api = AirflowApi.from_environment()
     for dag_id in (PIPELINE, WATCHDOG):
         api.wait_for_dag(dag_id)
+    api.unpause(PIPELINE)  # before any test may read its paused flag to restore it: see tests/conftest.py
     return api
 
 
@@ -57,8 +58,7 @@ def received(api):
         finally:
             for conn_id in ("smtp_default", "apprise_default"):
                 api.request("DELETE", f"connections/{conn_id}")
-            for dag_id in (PIPELINE, WATCHDOG):
-                api.pause(dag_id)
+            api.pause(WATCHDOG)  # the pipeline stays unpaused: other groups' runs may be queued on it
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ import pytest
 
 from drills import run_drill
 from drills.report import Report
+from tests.conftest import LIVE_DAG_GROUP
 
 # Under load a drill's Spark and Airflow steps take minutes: the postgres drill waits out three
 # tries of the drain and their retry delays, drain-kill starts Spark eleven times.
@@ -28,6 +29,7 @@ def test_a_broker_killed_while_a_fetch_publishes_loses_and_duplicates_no_message
     assert_all_counts_found(run_drill("broker"))
 
 
+@LIVE_DAG_GROUP
 def test_postgres_stopped_mid_drain_fails_the_try_retries_alerts_and_the_table_ends_exact():
     assert_all_counts_found(run_drill("postgres"))
 
@@ -36,5 +38,6 @@ def test_a_drain_killed_ten_times_ends_exact_with_each_message_committed_once():
     assert_all_counts_found(run_drill("drain-kill", bars=100_000))
 
 
+@pytest.mark.disrupts_stack
 def test_a_scheduler_killed_mid_run_comes_back_and_nothing_is_lost():
     assert_all_counts_found(run_drill("scheduler"))

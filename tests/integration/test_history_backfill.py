@@ -11,10 +11,10 @@ import pytest
 from market_pipeline.airflow_api import AirflowApi
 from market_pipeline.simulator import SimulatorOptions, market
 from market_pipeline.trading_calendar import month_days
-from tests.conftest import TRADING_MORNING
+from tests.conftest import HISTORY_DAG_GROUP, TRADING_MORNING
 from tests.integration.helpers import fetch_all, run_dag, sandbox
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, HISTORY_DAG_GROUP]
 HISTORY = "market_bars_history"
 LIVE = "market_bars_pipeline"
 WATCHLIST = ["TSLA", "MSFT", "GOOGL"]
@@ -27,9 +27,9 @@ def api() -> AirflowApi:
     api = AirflowApi.from_environment()
     for dag_id in (HISTORY, LIVE):
         api.wait_for_dag(dag_id)
+    api.unpause(LIVE)  # before any test may read its paused flag to restore it: see tests/conftest.py
     yield api
-    for dag_id in (HISTORY, LIVE):
-        api.pause(dag_id)
+    api.pause(HISTORY)  # the live DAG stays unpaused: other groups' runs may be queued on it
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ import pytest
 from psycopg import errors
 
 from market_pipeline import warehouse
+from tests.conftest import TEST_DATABASE
 
 pytestmark = pytest.mark.integration
 
@@ -16,7 +17,7 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module")
 def reader_uri(test_warehouse_uri: str) -> str:
     warehouse.recreate(test_warehouse_uri)
-    return warehouse.with_database(warehouse.warehouse_uri("warehouse_reader"), "market_data_test")
+    return warehouse.with_database(warehouse.warehouse_uri("warehouse_reader"), TEST_DATABASE)
 
 
 def reporting_relations(uri: str) -> list[str]:

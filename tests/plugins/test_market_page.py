@@ -23,6 +23,7 @@ from market_pipeline.airflow_api import admin_login
 from market_pipeline.ingest import fetch_state_rows
 from market_pipeline.quota import Ledger
 from market_pipeline.settings import PROJECT_ROOT, STATE_DIR
+from tests.conftest import TEST_DATABASE
 from tests.integration.reporting_fixture import load_bars, watchlist_config
 
 pytestmark = pytest.mark.integration
@@ -63,7 +64,7 @@ def page_server(test_warehouse_uri: str):
     base_url = f"http://127.0.0.1:{port}"
     env = {**os.environ,
            "AIRFLOW_CONN_WAREHOUSE_READER": warehouse.with_database(warehouse.warehouse_uri("warehouse_reader"),
-                                                                    "market_data_test"),
+                                                                    TEST_DATABASE),
            "AIRFLOW__API__PORT": str(port), "AIRFLOW__API__BASE_URL": base_url}
     log = (STATE_DIR / "logs" / "test-api-server.log").open("w")
     server = subprocess.Popen(["airflow", "api-server", "--host", "127.0.0.1", "--port", str(port), "--apps", "core"],

@@ -15,12 +15,15 @@ ALTER ROLE market_reader SET default_transaction_read_only = on;
 
 SELECT 'CREATE DATABASE airflow OWNER airflow' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'airflow') \gexec
 SELECT 'CREATE DATABASE market_data OWNER market_etl' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'market_data') \gexec
--- The tests' own warehouse, rebuilt by them at will: the demo's data is never touched.
-SELECT 'CREATE DATABASE market_data_test OWNER market_etl' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'market_data_test') \gexec
+-- The tests' own warehouses, rebuilt by them at will, one per pytest worker (bin/stack test runs three).
+SELECT format('CREATE DATABASE %I OWNER market_etl', d) FROM unnest(ARRAY['market_data_test', 'market_data_test_2', 'market_data_test_3']) AS d
+WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = d) \gexec
 -- The benchmarks' scratch warehouse.
 SELECT 'CREATE DATABASE market_data_bench OWNER market_etl' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'market_data_bench') \gexec
 
 -- PUBLIC may connect to any database and create temporary tables by default: only owners
 -- keep that, and the reader may connect to the warehouses (where it sees `reporting` only).
-REVOKE CONNECT, TEMPORARY ON DATABASE airflow, market_data, market_data_test, market_data_bench FROM PUBLIC;
-GRANT CONNECT ON DATABASE market_data, market_data_test, market_data_bench TO market_reader;
+REVOKE CONNECT, TEMPORARY ON DATABASE airflow, market_data, market_data_test, market_data_test_2, market_data_test_3,
+  market_data_bench FROM PUBLIC;
+GRANT CONNECT ON DATABASE market_data, market_data_test, market_data_test_2, market_data_test_3, market_data_bench
+  TO market_reader;
