@@ -82,9 +82,11 @@ class AirflowApi:
         """A manual run. `ahead_of_schedule`: queued before the next scheduled run, which the
         scheduler may create as soon as the DAG is unpaused with an earlier `run_after` (queued
         runs start in `run_after` order, one at a time under max_active_runs=1)."""
-        body: dict[str, Any] = {"logical_date": None, "conf": conf or {}}
+        now = datetime.now(UTC)
+        # Named by the trigger's own time: Airflow would name it by run_after, which two triggers
+        # ahead of the same scheduled run share.
+        body: dict[str, Any] = {"dag_run_id": f"manual__{now.isoformat()}", "logical_date": None, "conf": conf or {}}
         if ahead_of_schedule:
-            now = datetime.now(UTC)
             scheduled = self.call("GET", f"dags/{dag_id}").get("next_dagrun_run_after")
             first = min(now, datetime.fromisoformat(scheduled)) if scheduled else now
             body["run_after"] = (first - timedelta(seconds=1)).isoformat()

@@ -4,7 +4,13 @@ Unit tests need nothing running.  Integration tests (marked `integration`) use
 the test stack that `bin/stack test` starts beside the live one (its own Airflow,
 Kafka, PostgreSQL and simulator, on ports of its own) and its AIRFLOW_CONN_*
 variables; they refuse to run on the live stack. Each builds its own topics and
-uses a separate test database (`market_data_test`, one per pytest worker).
+uses a separate test database (`market_data_test`; each group of `bin/stack test`
+has its own).
+
+`bin/stack test` runs the `live_dag`, `history_dag` and other integration tests
+at once. So no test leaves market_bars_pipeline paused (another group's run
+queued on it would wait for good), and the scheduler drill (`disrupts_stack`)
+runs alone afterwards.
 """
 
 from __future__ import annotations
@@ -25,30 +31,9 @@ from market_pipeline.simulator import AlphaVantageSimulator, SimClock, Simulator
 # A trading Tuesday at 11:00 US/Eastern (16:00 UTC), well inside the regular session.
 TRADING_MORNING = datetime(2026, 11, 24, 16, 0, tzinfo=UTC)
 TEST_API_KEY = "TESTKEY-7f3a9c1e"
-# The tests' warehouse database, one per pytest-xdist worker: a test rebuilds its database at will
-# (include/sql/bootstrap creates three).
-_WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
-TEST_DATABASE = "market_data_test" if _WORKER == 0 else f"market_data_test_{_WORKER + 1}"
-
-
-# Stage 2 of `bin/stack test` runs on three pytest-xdist workers (`--dist loadgroup`), one per group,
-# so that the tests waiting on Airflow (retry delays, deadlines, deferrals) overlap the others:
-# - "live-dag": the tests that run market_bars_pipeline and the watchdog, and set the alert
-#   connections: one after another;
-# - "history-dag": market_bars_history's backfills (and one live run beside one);
-# - "services": every other integration test, driving Kafka, Spark and PostgreSQL directly, with
-#   a database of its own.
-# No test leaves market_bars_pipeline paused: a run another group queued would wait for good.
-# The scheduler drill kills the scheduler, so it runs alone afterwards (marker `disrupts_stack`).
-LIVE_DAG_GROUP = pytest.mark.xdist_group("live-dag")
-HISTORY_DAG_GROUP = pytest.mark.xdist_group("history-dag")
-
-
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        if item.get_closest_marker("integration") and not item.get_closest_marker("xdist_group"):
-            item.add_marker(pytest.mark.xdist_group("services"))
+# The tests' warehouse database, rebuilt by them at will: `bin/stack test` runs its groups of
+# integration tests at once, each on a database of its own (include/sql/bootstrap creates three).
+TEST_DATABASE = os.environ.get("STOCKPIPE_TEST_DATABASE", "market_data_test")
 
 
 @dataclass

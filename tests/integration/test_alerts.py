@@ -25,10 +25,10 @@ import pytest
 from market_pipeline.airflow_api import AirflowApi
 from market_pipeline.simulator import SimulatorOptions
 from tests.alert_receivers import Received, alert_receivers
-from tests.conftest import LIVE_DAG_GROUP, TRADING_MORNING
+from tests.conftest import TRADING_MORNING
 from tests.integration.helpers import fetch_all, run_dag, sandbox
 
-pytestmark = [pytest.mark.integration, LIVE_DAG_GROUP]
+pytestmark = [pytest.mark.integration, pytest.mark.live_dag]
 PIPELINE, WATCHDOG = "market_bars_pipeline", "market_freshness_watchdog"
 WATCHLIST = ["TSLA", "MSFT", "GOOGL"]
 

@@ -14,7 +14,6 @@ import pytest
 from bench.generate import INTERVAL, generate, message, price
 from bench.report import BEGIN, END, FIGURES, TARGETS
 from market_pipeline.bars import Bar
-from tests.conftest import LIVE_DAG_GROUP
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -51,7 +50,7 @@ def test_generator_is_deterministic_and_its_manifest_counts_the_latest_versions(
     assert Decimal(manifest.sum_close) == sum(Decimal(price(bar.close)) for bar in first.final)
 
 
-@LIVE_DAG_GROUP  # its cycle section runs the live DAG
+@pytest.mark.live_dag  # its cycle section runs the live DAG
 @pytest.mark.timeout(900)
 def test_benchmark_smoke_checks_every_path_and_reports_every_figure(tmp_path):
     output, markdown = tmp_path / "results.json", tmp_path / "BENCHMARKS.md"

@@ -8,7 +8,6 @@ import pytest
 
 from drills import run_drill
 from drills.report import Report
-from tests.conftest import LIVE_DAG_GROUP
 
 # Under load a drill's Spark and Airflow steps take minutes: the postgres drill waits out three
 # tries of the drain and their retry delays, drain-kill starts Spark eleven times.
@@ -29,7 +28,7 @@ def test_a_broker_killed_while_a_fetch_publishes_loses_and_duplicates_no_message
     assert_all_counts_found(run_drill("broker"))
 
 
-@LIVE_DAG_GROUP
+@pytest.mark.live_dag
 def test_postgres_stopped_mid_drain_fails_the_try_retries_alerts_and_the_table_ends_exact():
     assert_all_counts_found(run_drill("postgres"))
 

@@ -11,10 +11,10 @@ import pytest
 from market_pipeline.airflow_api import AirflowApi
 from market_pipeline.simulator import SimulatorOptions, market
 from market_pipeline.trading_calendar import month_days
-from tests.conftest import HISTORY_DAG_GROUP, TRADING_MORNING
+from tests.conftest import TRADING_MORNING
 from tests.integration.helpers import fetch_all, run_dag, sandbox
 
-pytestmark = [pytest.mark.integration, HISTORY_DAG_GROUP]
+pytestmark = [pytest.mark.integration, pytest.mark.history_dag]
 HISTORY = "market_bars_history"
 LIVE = "market_bars_pipeline"
 WATCHLIST = ["TSLA", "MSFT", "GOOGL"]

@@ -25,10 +25,10 @@ from market_pipeline import kafka_io, warehouse
 from market_pipeline.airflow_api import AirflowApi
 from market_pipeline.settings import FETCH_SUMMARY_XCOM_KEY, QUOTA_LEDGER_VARIABLE
 from market_pipeline.simulator import SimulatorOptions
-from tests.conftest import LIVE_DAG_GROUP, TRADING_MORNING
+from tests.conftest import TRADING_MORNING
 from tests.integration.helpers import fetch_all, run_dag, sandbox
 
-pytestmark = [pytest.mark.integration, LIVE_DAG_GROUP]
+pytestmark = [pytest.mark.integration, pytest.mark.live_dag]
 DAG_ID = "market_bars_pipeline"
 WATCHLIST = ["TSLA", "MSFT", "GOOGL"]
 # The newest bar a delayed key sees at 11:00: the one from 10:40 to 10:45 US/Eastern.
