@@ -143,7 +143,6 @@ class Sandbox:
 def sandbox(api: AirflowApi, kafka_bootstrap: str, warehouse_uri: str, *, start: datetime,
             options: SimulatorOptions, **config_changes) -> Iterator[Sandbox]:
     suffix = uuid.uuid4().hex[:8]
-    clock_offset = (start - datetime.now(UTC)).total_seconds()
     simulator = AlphaVantageSimulator(SimClock(start), options)
     server = make_server(simulator)
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -152,7 +151,7 @@ def sandbox(api: AirflowApi, kafka_bootstrap: str, warehouse_uri: str, *, start:
         config_variable=f"market_data_config_{suffix}", ledger_variable=f"quota_ledger_{suffix}",
         alphavantage_conn_id=f"alphavantage_{suffix}", warehouse_conn_id=f"warehouse_{suffix}",
         bars_topic=f"sandbox.bars.{suffix}", dead_letter_topic=f"sandbox.dead-letter.{suffix}",
-        query_name=f"sandbox_{suffix}", clock_offset_seconds=clock_offset,
+        query_name=f"sandbox_{suffix}",
     )
     kafka_io.ensure_topics(kafka_bootstrap, {target.bars_topic: 3, target.dead_letter_topic: 1})
     warehouse.recreate(warehouse_uri)
@@ -166,6 +165,10 @@ def sandbox(api: AirflowApi, kafka_bootstrap: str, warehouse_uri: str, *, start:
     api.call("POST", "connections", json={
         "connection_id": target.warehouse_conn_id, "conn_type": "postgres", "host": db.hostname, "port": db.port,
         "login": db.username, "password": db.password, "schema": db.path.lstrip("/")})
+    # Both clocks start at `start` now that the setup is done: a test that starts just before a
+    # moment (a midnight) has all the time it planned for.
+    simulator.clock = SimClock(start)
+    target = target.model_copy(update={"clock_offset_seconds": (start - datetime.now(UTC)).total_seconds()})
     try:
         yield Sandbox(api, simulator, api_key, warehouse_uri, target)
     finally:

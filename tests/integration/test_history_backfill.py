@@ -160,7 +160,8 @@ def test_a_backfill_larger_than_the_budget_defers_until_the_reset(api, kafka_boo
     # Eight requests a day, three kept for the live fetch: five a day for nine symbol-months.
     options = SimulatorOptions(per_second=1, per_minute=None, per_day=8, key_entitlement="none")
     quota = {"per_day": 8, "per_minute": None, "per_second": 1}
-    before_midnight = datetime(2026, 11, 24, 23, 59, 30, tzinfo=UTC)  # the five requests take ~15 s
+    # The five requests before it took 20-35 s (two month tasks) with the other groups running.
+    before_midnight = datetime(2026, 11, 24, 23, 59, tzinfo=UTC)
     with sandbox(api, kafka_bootstrap, test_warehouse_uri, start=before_midnight, options=options,
                  watchlist=WATCHLIST, entitlement="none", quota=quota) as box:
         forget_runs(api, *SECOND_HALF_2023)
