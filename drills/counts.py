@@ -94,3 +94,9 @@ def sink_transaction_open(uri: str, query_name: str) -> bool:
     """Whether the drain's sink (application_name = its query name) is inside a transaction."""
     return fetch_all(uri, "SELECT count(*) FROM pg_stat_activity WHERE application_name = %(q)s "
                           "AND xact_start IS NOT NULL", {"q": query_name})[0][0] > 0
+
+
+def sink_waiting_on_a_lock(uri: str, query_name: str) -> bool:
+    """Whether the drain's sink is inside a transaction and waiting for a lock another holds."""
+    return fetch_all(uri, "SELECT count(*) FROM pg_stat_activity WHERE application_name = %(q)s "
+                          "AND xact_start IS NOT NULL AND wait_event_type = 'Lock'", {"q": query_name})[0][0] > 0

@@ -7,9 +7,10 @@ stack's broker and a private PostgreSQL warehouse. The workload is `bars` distin
 50th also revised with a later fetch and another close), one malformed message per 1,000 bars on
 the bars topic and one rejected row per 1,000 on the dead-letter topic. Each attempt is killed
 a random delay (seeded, 0-4 s) after it planned its first new batch, unless it ended by itself
-first, except the first, which is killed while a batch's sink transaction is open (the moment
-between the warehouse's writes and their commit); after `kills` kills one last run drains what
-is left. Then:
+first, except the first, which is killed inside a batch's sink transaction, after the warehouse's
+writes and before their commit: the drill holds market.ingest_batches locked against inserts, so
+the sink waits on it at the batch's record, and kills it there. After `kills` kills one last run
+drains what is left. Then:
 
 - market.bars holds each bar once with its latest revision: count, sum(volume), sum(close);
 - each message was committed by exactly one batch: the messages over market.ingest_batches are
@@ -34,7 +35,7 @@ from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from drills.counts import check_each_message_committed_once, sink_transaction_open
+from drills.counts import check_each_message_committed_once, sink_transaction_open, sink_waiting_on_a_lock
 from drills.report import Report
 from drills.services import private_postgres
 from drills.topics import own_topics
@@ -72,18 +73,17 @@ def run(report: Report, *, seed: int, bars: int, kills: int) -> None:
         report.step(f"produced {workload.messages:,} messages; drain batches of up to "
                     f"{drain.max_offsets_per_trigger:,}; killing it {kills} times (seed {seed})")
 
-        landed = killed_in_transaction = 0
+        killed_in_transaction = _kill_inside_a_sink_transaction(drain, uri)
+        report.step(f"kill 1 {'inside' if killed_in_transaction else 'outside'} a sink transaction")
+        [(rows_after_first_kill,)] = fetch_all(uri, "SELECT count(*) FROM market.bars")
+        report.check("batches committed by the attempt killed before its commit", 0,
+                     len(batches(uri, drain.query_name)))
+        report.check("rows in market.bars after that kill", 0, rows_after_first_kill)
+        landed = 1
         while landed < kills:
             job = drain.start()
-            planned = _planned_batches(drain.checkpoint)
-            # Past the JVM's start: a kill lands in the work on batches, not always in start-up.
-            while job.poll() is None and _planned_batches(drain.checkpoint) == planned:
-                time.sleep(0.05)
-            if landed == 0:
-                delay = 0.0
-                _wait_for_a_sink_transaction(job, uri, drain.query_name)
-            else:
-                delay = rng.uniform(*KILL_DELAY_SECONDS)
+            _wait_for_a_new_batch(job, drain.checkpoint)
+            delay = rng.uniform(*KILL_DELAY_SECONDS)
             try:
                 code = job.wait(timeout=delay)
                 report.step(f"attempt {landed + 1} ended by itself (exit {code}) before its kill: "
@@ -91,10 +91,8 @@ def run(report: Report, *, seed: int, bars: int, kills: int) -> None:
                 break
             except subprocess.TimeoutExpired:
                 in_transaction = sink_transaction_open(uri, drain.query_name)
-                os.killpg(job.pid, signal.SIGKILL)
-                job.wait()
+                _kill(job)
                 landed += 1
-                killed_in_transaction += in_transaction
                 report.step(f"kill {landed}, {delay:.1f} s after a new batch was planned, "
                             f"{'inside' if in_transaction else 'outside'} a sink transaction: "
                             f"{len(batches(uri, drain.query_name))} batches committed")
@@ -102,7 +100,7 @@ def run(report: Report, *, seed: int, bars: int, kills: int) -> None:
         final = drain.run()
         report.step(f"last run exited {final.returncode}: {len(batches(uri, drain.query_name))} batches committed")
         report.check("kills that landed while the drain ran", kills, landed)
-        report.check("kills inside a sink transaction (at least the first)", True, killed_in_transaction >= 1)
+        report.check("the first kill landed inside a sink transaction, before its commit", True, killed_in_transaction)
         report.check("exit code of the last run", 0, final.returncode)
         [(count, sum_volume, sum_close)] = fetch_all(uri, "SELECT count(*), sum(volume), sum(close) FROM market.bars")
         report.check("rows in market.bars", workload.bars, count)
@@ -113,11 +111,33 @@ def run(report: Report, *, seed: int, bars: int, kills: int) -> None:
         check_each_message_committed_once(report, bootstrap, topics.values(), uri, drain.query_name)
 
 
-def _wait_for_a_sink_transaction(job: subprocess.Popen, uri: str, query_name: str) -> None:
-    """Until a batch's transaction is open in the warehouse (or the job ended)."""
-    deadline = time.monotonic() + 240
-    while job.poll() is None and not sink_transaction_open(uri, query_name) and time.monotonic() < deadline:
-        time.sleep(0.02)
+def _kill_inside_a_sink_transaction(drain: DrainJob, uri: str) -> bool:
+    """Start the drain with batch records locked out, kill it while its sink waits at the first
+    batch's record (its writes made, not committed), then lift the lock. Whether it got there."""
+    with warehouse.transaction(uri, application_name="drill_lock") as lock:
+        # SHARE ROW EXCLUSIVE lets the sink read its batches but not insert one (ROW EXCLUSIVE).
+        lock.execute("LOCK TABLE market.ingest_batches IN SHARE ROW EXCLUSIVE MODE")
+        job = drain.start()
+        deadline = time.monotonic() + 240
+        while job.poll() is None and not sink_waiting_on_a_lock(uri, drain.query_name) \
+                and time.monotonic() < deadline:
+            time.sleep(0.05)
+        waiting = sink_waiting_on_a_lock(uri, drain.query_name)
+        _kill(job)
+    return waiting
+
+
+def _wait_for_a_new_batch(job: subprocess.Popen, checkpoint: Path) -> None:
+    """Past the JVM's start: a kill lands in the work on batches, not always in start-up."""
+    planned = _planned_batches(checkpoint)
+    while job.poll() is None and _planned_batches(checkpoint) == planned:
+        time.sleep(0.05)
+
+
+def _kill(job: subprocess.Popen) -> None:
+    if job.poll() is None:
+        os.killpg(job.pid, signal.SIGKILL)
+    job.wait()
 
 
 def _planned_batches(checkpoint: Path) -> int:
