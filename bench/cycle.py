@@ -1,6 +1,6 @@
 """Section 5: the live cycle, runs of `market_bars_pipeline` executed by the stack's own scheduler.
 
-Each run works in a sandbox (`tests.integration.helpers.sandbox`, as the
+Each run works in a sandbox (`harness.sandbox.sandbox`, as the
 end-to-end tests do): its own simulator on a virtual clock at a trading
 Tuesday, API connection, config and ledger Variables, topics, drain query and
 warehouse database (the run's scratch database). A run of the DAG only works
@@ -39,11 +39,11 @@ import psycopg
 
 from bench.measure import progress
 from bench.memory import Group, ProcessTable, peak_memory, pidfile_tree
-from bench.scratch import delete_topics
+from harness.sandbox import Sandbox, airflow_with, sandbox
+from market_pipeline import kafka_io
 from market_pipeline.airflow_api import AirflowApi
 from market_pipeline.settings import STATE_DIR
 from market_pipeline.simulator import SimulatorOptions
-from tests.integration.helpers import Sandbox, sandbox
 
 DAG_ID = "market_bars_pipeline"
 # A trading Tuesday, 11:00 US/Eastern: well inside the regular session.
@@ -232,8 +232,7 @@ class CycleRunner:
 
 
 def run(bootstrap: str, warehouse_uri: str, fetch_runs: int, idle_runs: int, warm_up: bool = True) -> dict:
-    api = AirflowApi.from_environment()
-    api.wait_for_dag(DAG_ID)
+    api = airflow_with(DAG_ID)
     paused_before = api.call("GET", f"dags/{DAG_ID}")["is_paused"]
     options = SimulatorOptions(per_second=PREMIUM_QUOTA["per_second"], per_minute=PREMIUM_QUOTA["per_minute"],
                                per_day=PREMIUM_QUOTA["per_day"], key_entitlement="realtime")
@@ -251,7 +250,7 @@ def run(bootstrap: str, warehouse_uri: str, fetch_runs: int, idle_runs: int, war
             runner.close()
             if paused_before:
                 api.pause(DAG_ID)
-            delete_topics(bootstrap, [box.target.bars_topic, box.target.dead_letter_topic])
+            kafka_io.delete_topics(bootstrap, [box.target.bars_topic, box.target.dead_letter_topic])
 
     return {
         "dag_id": DAG_ID, "watchlist": WATCHLIST, "quota": PREMIUM_QUOTA,

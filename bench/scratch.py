@@ -16,7 +16,6 @@ from urllib.parse import urlsplit
 
 import psutil
 import psycopg
-from confluent_kafka.admin import AdminClient
 from psycopg import sql
 
 from market_pipeline import kafka_io, warehouse
@@ -66,10 +65,4 @@ def scratch_topics(bootstrap: str, partitions: dict[str, int]) -> Iterator[dict[
     try:
         yield partitions
     finally:
-        delete_topics(bootstrap, list(partitions))
-
-
-def delete_topics(bootstrap: str, names: list[str]) -> None:
-    admin = AdminClient({"bootstrap.servers": bootstrap})  # alive until the futures resolve
-    for future in admin.delete_topics(names).values():
-        future.result(timeout=30)
+        kafka_io.delete_topics(bootstrap, partitions)

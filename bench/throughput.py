@@ -17,7 +17,6 @@ After each path the table must equal the manifest (`bench.measure.check_exact`).
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import shutil
@@ -36,24 +35,19 @@ from bench.measure import batch_figures, check_exact, committed_progress, progre
 from bench.memory import descendants_of_this_process, peak_memory
 from bench.scratch import scratch_database, scratch_topics
 from market_pipeline import kafka_io
-from market_pipeline.cli import CONFIG_DIR
+from market_pipeline.config import default_config
+from market_pipeline.drain_submit import DRAIN_APP, DrainSubmit
 from market_pipeline.operators import package_job
 from market_pipeline.settings import (
     CHECKPOINTS_DIR,
-    CONFIG_VARIABLE,
-    DRAIN_SPARK_CONF,
     PROJECT_ROOT,
-    SPARK_APPS_DIR,
     SPARK_CONN_ID,
-    SPARK_KAFKA_JARS,
 )
-
-DRAIN_APP = SPARK_APPS_DIR / "drain_bars_to_warehouse.py"
 
 
 def default_batch_size() -> int:
     """`max_offsets_per_trigger` as the live pipeline starts with it."""
-    return json.loads((CONFIG_DIR / "airflow_variables.json").read_text())[CONFIG_VARIABLE]["max_offsets_per_trigger"]
+    return default_config().max_offsets_per_trigger
 
 
 class _DrainHook(SparkSubmitHook):
@@ -79,11 +73,9 @@ class Drain:
         # The operator zips the package at each launch into JOB_PACKAGE_ZIP; the benchmark zips the
         # same files into its own folder so it never rewrites a zip a DAG's drain is reading.
         self.package = work_dir / "market_pipeline.zip"
-        self.application_args = [
-            "--bootstrap-servers", bootstrap, "--bars-topic", topics["bars"],
-            "--dead-letter-topic", topics["dead_letter"], "--checkpoint", str(self.checkpoint),
-            "--query-name", query_name, "--max-offsets-per-trigger", str(batch_size),
-        ]
+        self.submit = DrainSubmit(bootstrap_servers=bootstrap, bars_topic=topics["bars"],
+                                  dead_letter_topic=topics["dead_letter"], checkpoint=str(self.checkpoint),
+                                  query_name=query_name, max_offsets_per_trigger=str(batch_size), warehouse_uri=uri)
 
     def launch(self, label: str) -> dict:
         """Run the job to its end; launch-to-exit seconds and the peak memory of its processes."""
@@ -93,16 +85,13 @@ class Drain:
         output.propagate, output.level = False, logging.INFO
         handler = logging.FileHandler(log_file)
         output.addHandler(handler)
-        hook = _DrainHook(
-            output, conf=DRAIN_SPARK_CONF, conn_id=SPARK_CONN_ID, jars=SPARK_KAFKA_JARS, py_files=str(self.package),
-            name=self.query_name, application_args=self.application_args,
-            env_vars={"WAREHOUSE_URI": self.uri, "STOCKPIPE_PROJECT_ROOT": str(PROJECT_ROOT)},
-        )
+        hook = _DrainHook(output, conn_id=SPARK_CONN_ID, py_files=str(self.package),
+                          **self.submit.spark_submit_options())
         try:
             with peak_memory({"driver": descendants_of_this_process}) as peaks:
                 launched = datetime.now(UTC)
                 started = time.perf_counter()
-                hook.submit(str(DRAIN_APP))
+                hook.submit(DRAIN_APP)
                 seconds = time.perf_counter() - started
                 exited = datetime.now(UTC)
         finally:

@@ -14,7 +14,7 @@ they all agree. `python -m drills NAME|all` runs them (see `drills/__main__.py`)
   start`: the run ends cleanly and nothing is lost (`drills.scheduler`).
 
 The stack's broker and database are never stopped: the drills that stop one start their
-own (`drills.services`). Everything a drill creates (topics, Airflow connections and Variables,
+own (`harness.services`). Everything a drill creates (topics, Airflow connections and Variables,
 clusters, checkpoints) it removes.
 """
 

@@ -1,7 +1,7 @@
 """The live DAG run by the real scheduler against a drill's sandbox, for the drills that break
 something under Airflow (`postgres`, `scheduler`).
 
-The sandbox is `tests.integration.helpers.sandbox` (its own simulator on a virtual clock, API
+The sandbox is `harness.sandbox.sandbox` (its own simulator on a virtual clock, API
 connection, config and ledger Variables, topics and drain query), with the warehouse connection
 pointed at the drill's private PostgreSQL and every reply of its simulator recorded
 (`drills.counts.ServedBars`). The key is an end-of-day one, at Tuesday 2026-11-24 21:00
@@ -18,13 +18,12 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from drills.counts import ServedBars
-from drills.topics import delete_topics
+from harness.alert_receivers import Received, alert_receivers
+from harness.sandbox import Sandbox, airflow_with, free_tier_key, run_dag, sandbox
+from market_pipeline import kafka_io
 from market_pipeline.airflow_api import AirflowApi
 from market_pipeline.config import RunTarget
-from market_pipeline.simulator import SimulatorOptions
 from market_pipeline.tasks import kafka_config
-from tests.alert_receivers import Received, alert_receivers
-from tests.integration.helpers import Sandbox, run_dag, sandbox
 
 DAG_ID = "market_bars_pipeline"
 DRAIN_TASK = "drain_to_warehouse"
@@ -34,9 +33,7 @@ ALERT_CONNECTIONS = ("smtp_default", "apprise_default")
 
 
 def airflow_api() -> AirflowApi:
-    api = AirflowApi.from_environment()
-    api.wait_for_dag(DAG_ID)
-    return api
+    return airflow_with(DAG_ID)
 
 
 @contextmanager
@@ -46,14 +43,13 @@ def dag_sandbox(api: AirflowApi, warehouse_uri: str, *, max_offsets_per_trigger:
     and the DAG's paused state is restored afterwards (running it unpauses it)."""
     bootstrap = kafka_config()["bootstrap.servers"]
     was_paused = api.call("GET", f"dags/{DAG_ID}")["is_paused"]
-    options = SimulatorOptions(per_second=1, per_minute=None, per_day=25, key_entitlement="none")
     try:
-        with sandbox(api, bootstrap, warehouse_uri, start=AFTER_PUBLICATION, options=options, watchlist=WATCHLIST,
-                     entitlement="none", max_offsets_per_trigger=max_offsets_per_trigger) as box:
+        with sandbox(api, bootstrap, warehouse_uri, start=AFTER_PUBLICATION, options=free_tier_key("none"),
+                     watchlist=WATCHLIST, entitlement="none", max_offsets_per_trigger=max_offsets_per_trigger) as box:
             try:
                 yield box, ServedBars(box.simulator)
             finally:
-                delete_topics(bootstrap, [box.target.bars_topic, box.target.dead_letter_topic])
+                kafka_io.delete_topics(bootstrap, [box.target.bars_topic, box.target.dead_letter_topic])
     finally:
         if was_paused:
             api.pause(DAG_ID)
@@ -98,7 +94,7 @@ def wait_until(condition: Callable[[], object], seconds: float, interval: float 
 @contextmanager
 def alert_channels(api: AirflowApi) -> Iterator[Received]:
     """The alert connections (`smtp_default`, `apprise_default`) pointed at receivers of this
-    process (`tests.alert_receivers`), as tests/integration/test_alerts.py does; refused when they
+    process (`harness.alert_receivers`), as tests/integration/test_alerts.py does; refused when they
     exist already (another session's), removed afterwards."""
     with alert_receivers() as received:
         taken = [conn_id for conn_id in ALERT_CONNECTIONS if api.request("GET", f"connections/{conn_id}").ok]

@@ -2,7 +2,7 @@
 
 The fetch is the project's own: `ingest.fetch_and_publish` against an in-process simulator,
 publishing with `kafka_io.make_producer` (idempotent, acks=all) and `kafka_io.produce_all`, to a
-private broker (`drills.services.PrivateKafka`) so the shared one is never touched. Part-way
+private broker (`harness.services.PrivateKafka`) so the shared one is never touched. Part-way
 through one symbol's publish (seeded), the broker is killed; a thread starts it again a few
 seconds later, while the producer keeps queueing and then flushes. A fetch that still fails is
 tried again with the same ledger, as Airflow's retry would. Then every message on the topic is
@@ -20,11 +20,11 @@ from datetime import UTC, datetime
 
 from drills.counts import ServedBars, check_topic_holds_each_bar_once
 from drills.report import Report
-from drills.services import private_kafka
-from drills.topics import topic_messages
+from harness.services import private_kafka
+from harness.topics import topic_messages
 from market_pipeline import kafka_io
 from market_pipeline.alphavantage import AlphaVantageClient
-from market_pipeline.config import PipelineConfig, QuotaConfig
+from market_pipeline.config import PipelineConfig, QuotaConfig, default_config
 from market_pipeline.ingest import MemoryLedgerStore, fetch_and_publish
 from market_pipeline.simulator import AlphaVantageSimulator, SimClock, SimulatorOptions, make_server
 from market_pipeline.simulator.market import KNOWN_SYMBOLS
@@ -42,7 +42,8 @@ def run(report: Report, *, seed: int, down_seconds: float = 5.0) -> None:
     config = PipelineConfig(
         watchlist=sorted(KNOWN_SYMBOLS), interval="5min", outputsize="full", extended_hours=True,
         entitlement="realtime", fetch_when_closed=False,
-        quota=QuotaConfig(per_day=None, per_minute=None, per_second=10), max_offsets_per_trigger=200_000)
+        quota=QuotaConfig(per_day=None, per_minute=None, per_second=10),
+        max_offsets_per_trigger=default_config().max_offsets_per_trigger)
     # The publish (one per symbol) during which the broker dies, and when: a publish of ~4,000
     # messages is handed to the producer in ~50-100 ms, acknowledged in a few requests as it goes.
     kill_publish, kill_after = rng.randrange(2, len(config.watchlist)), rng.uniform(0.0, 0.06)

@@ -11,9 +11,9 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from drills.report import Report
+from harness.warehouse import bars_snapshot, batches, fetch_all
 from market_pipeline import kafka_io, warehouse
 from market_pipeline.simulator import AlphaVantageSimulator
-from tests.integration.helpers import bars_snapshot, batches, fetch_all
 
 API_TIMESTAMP = "%Y-%m-%d %H:%M:%S"
 

@@ -1,7 +1,7 @@
 """Drill `drain-kill`: SIGKILL spark-submit at seeded random moments of a large drain, then let
 it finish, and count.
 
-The drain is launched as the integration tests launch it (`tests.integration.helpers.DrainJob`:
+The drain is launched as the integration tests launch it (`harness.drain_job.DrainJob`:
 spark-submit, the project's drain app, its own process group) against topics of its own on the
 stack's broker and a private PostgreSQL warehouse. The workload is `bars` distinct bars (every
 50th also revised with a later fetch and another close), one malformed message per 1,000 bars on
@@ -37,12 +37,14 @@ from pathlib import Path
 
 from drills.counts import check_each_message_committed_once, sink_transaction_open, sink_waiting_on_a_lock
 from drills.report import Report
-from drills.services import private_postgres
-from drills.topics import own_topics
+from harness.bars import FETCHED_AT, make_bar, produce
+from harness.drain_job import DrainJob
+from harness.services import private_postgres
+from harness.topics import own_topics
+from harness.warehouse import batches, fetch_all
 from market_pipeline import warehouse
 from market_pipeline.bars import RejectedBar
 from market_pipeline.tasks import kafka_config
-from tests.integration.helpers import FETCHED_AT, DrainJob, batches, fetch_all, make_bar, produce
 
 SYMBOLS = ("TSLA", "MSFT", "GOOGL", "AAPL")
 REVISION_EVERY, BAD_EVERY = 50, 1_000

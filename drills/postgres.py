@@ -2,7 +2,7 @@
 and count.
 
 The live DAG runs through the stack's scheduler against a sandbox whose warehouse connection
-points at a private PostgreSQL cluster (`drills.services.PrivatePostgres`): the shared one also
+points at a private PostgreSQL cluster (`harness.services.PrivatePostgres`): the shared one also
 holds Airflow's metadata database and is never stopped. E-mail and chat alerts go to receivers
 of this process (`drills.airflow_runs.alert_channels`). Two outages:
 
@@ -38,9 +38,10 @@ from drills.airflow_runs import (
 )
 from drills.counts import check_each_message_committed_once, check_warehouse_holds_served_bars, sink_transaction_open
 from drills.report import Report
-from drills.services import private_postgres
+from harness.sandbox import run_dag
+from harness.services import private_postgres
+from harness.warehouse import batches
 from market_pipeline.tasks import kafka_config
-from tests.integration.helpers import batches, run_dag
 
 SHORT_OUTAGE_SECONDS = 5
 # Batches of 1,000: the first run's ~12,000 bars take a dozen batches, so one is caught mid-write.

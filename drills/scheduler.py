@@ -25,10 +25,10 @@ from pathlib import Path
 from drills.airflow_runs import DAG_ID, airflow_api, dag_sandbox, start_run, wait_until
 from drills.counts import check_each_message_committed_once, check_warehouse_holds_served_bars, sink_transaction_open
 from drills.report import Report
-from drills.services import private_postgres
+from harness.sandbox import run_dag
+from harness.services import private_postgres
 from market_pipeline.settings import PROJECT_ROOT, STATE_DIR
 from market_pipeline.tasks import kafka_config
-from tests.integration.helpers import run_dag
 
 DOWN_SECONDS = 10
 SCHEDULER_PID_FILE = STATE_DIR / "pids" / "airflow-scheduler.pid"

@@ -31,9 +31,6 @@ OutputSize = Literal["compact", "full"]
 INTRADAY_INTERVALS = get_args(Interval)
 OUTPUT_SIZES = get_args(OutputSize)
 REDACTED = "***"
-# Replies that are data although they have one key; any other one-key reply is a message.
-DELAYED_QUOTE_KEY = "Global Quote - DATA DELAYED BY 15 MINUTES"
-SINGLE_KEY_DATA_REPLIES = {"Global Quote", DELAYED_QUOTE_KEY}
 
 
 class AlphaVantageError(Exception):
@@ -164,15 +161,14 @@ def decode_reply(status_code: int, content_type: str, body: str) -> dict[str, An
         raise MalformedReply(f"truncated or invalid JSON: {exc}") from None
     if not isinstance(payload, dict) or not payload:
         raise MalformedReply("empty JSON object")
-    if len(payload) == 1:
+    if len(payload) == 1:  # a series has two keys: a one-key reply is a message
         [(key, value)] = payload.items()
-        if key not in SINGLE_KEY_DATA_REPLIES:
-            raise classify_message(key, str(value))
+        raise classify_message(key, str(value))
     return payload
 
 
 def parse_series(payload: dict[str, Any], symbol: str, interval: str) -> SeriesReply:
-    """Read a TIME_SERIES_* reply; `interval` is e.g. "5min", or "Daily" for the daily series."""
+    """Read a TIME_SERIES_INTRADAY reply; `interval` is e.g. "5min"."""
     meta = payload.get("Meta Data")
     if not isinstance(meta, dict):
         raise MalformedReply(f"no 'Meta Data' object; keys {sorted(payload)}")
@@ -273,20 +269,6 @@ class AlphaVantageClient:
         if extended_hours is not None:
             params["extended_hours"] = str(extended_hours).lower()
         return parse_series(self.query("TIME_SERIES_INTRADAY", **params), symbol, interval)
-
-    def daily(self, symbol: str, *, outputsize: str = "compact") -> SeriesReply:
-        payload = self.query("TIME_SERIES_DAILY", symbol=symbol, outputsize=outputsize)
-        return parse_series(payload, symbol, "Daily")
-
-    def global_quote(self, symbol: str) -> dict[str, str]:
-        """The latest quote, keys without their number prefix ("price", "volume", ...)."""
-        payload = self.query("GLOBAL_QUOTE", symbol=symbol)
-        quote = payload.get("Global Quote", payload.get(DELAYED_QUOTE_KEY))
-        if not isinstance(quote, dict):
-            raise MalformedReply("GLOBAL_QUOTE reply has no 'Global Quote' object")
-        if not quote:
-            raise InvalidCall(f"no quote for symbol {symbol}")
-        return {key.split(". ", 1)[-1]: str(value) for key, value in quote.items()}
 
     def _query_once(self, function: str, params: dict[str, str]) -> dict[str, Any]:
         if self.entitlement != "none":

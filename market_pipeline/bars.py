@@ -30,7 +30,6 @@ from pydantic import (
 from market_pipeline.alphavantage import INTRADAY_INTERVALS, SeriesReply
 
 API_TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S"
-API_DATE_FORMAT = "%Y-%m-%d"
 
 # The bar's contract: the `Bar` model's fields and their types, and `RULES`. The fetch validates
 # with them; the drain's Spark schema, casts and quarantine reasons (`spark_apps/`) and the sink's
@@ -176,11 +175,10 @@ def validate_series(
 
 
 def _to_bar(reply: SeriesReply, zone: ZoneInfo, timestamp: str, row: dict[str, str], fetched_at: datetime) -> Bar:
-    fmt = API_DATE_FORMAT if reply.interval == "Daily" else API_TIMESTAMP_FORMAT
     try:
-        local = datetime.strptime(timestamp, fmt)
+        local = datetime.strptime(timestamp, API_TIMESTAMP_FORMAT)
     except (TypeError, ValueError):
-        raise ValueError(f"timestamp {timestamp!r} is not {fmt}") from None
+        raise ValueError(f"timestamp {timestamp!r} is not {API_TIMESTAMP_FORMAT}") from None
     fields = {name.split(". ", 1)[-1]: value for name, value in row.items()}
     return Bar(
         symbol=reply.symbol,

@@ -21,9 +21,7 @@ import sys
 from pathlib import Path
 
 from market_pipeline import kafka_io, warehouse
-from market_pipeline.settings import FETCH_SUMMARY_XCOM_KEY, PROJECT_ROOT
-
-CONFIG_DIR = PROJECT_ROOT / "config"
+from market_pipeline.settings import CONFIG_DIR, FETCH_SUMMARY_XCOM_KEY, VARIABLES_FILE
 
 
 def ensure_topics(_: argparse.Namespace) -> None:
@@ -44,7 +42,7 @@ def provision_airflow(_: argparse.Namespace) -> None:
     api = AirflowApi.from_environment()
     for name, pool in json.loads((CONFIG_DIR / "airflow_pools.json").read_text()).items():
         api.ensure_pool(name, pool["slots"], pool["description"])
-    for key, value in json.loads((CONFIG_DIR / "airflow_variables.json").read_text()).items():
+    for key, value in json.loads(VARIABLES_FILE.read_text()).items():
         if api.ensure_variable(key, value):
             print(f"Variable {key} created from config/airflow_variables.json")
 

@@ -8,6 +8,7 @@ model here validates it, so a typo fails the task with the field's name.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -21,6 +22,7 @@ from market_pipeline.settings import (
     DEAD_LETTER_TOPIC,
     DRAIN_QUERY_NAME,
     QUOTA_LEDGER_VARIABLE,
+    VARIABLES_FILE,
     WAREHOUSE_CONN_ID,
 )
 from market_pipeline.trading_calendar import Entitlement
@@ -125,6 +127,11 @@ def run_params() -> dict:
     return {name: Param(field.default, type="number" if name == "clock_offset_seconds" else "string",
                         description=RUN_PARAM_DESCRIPTIONS[name])
             for name, field in RunTarget.model_fields.items()}
+
+
+def default_config() -> PipelineConfig:
+    """The configuration the stack seeds the Variable with: the one source of every default."""
+    return PipelineConfig.model_validate(json.loads(VARIABLES_FILE.read_text())[CONFIG_VARIABLE])
 
 
 def load_config(variable: str = CONFIG_VARIABLE) -> PipelineConfig:

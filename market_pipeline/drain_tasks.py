@@ -15,17 +15,9 @@ from airflow.sdk import task
 
 from market_pipeline import tasks
 from market_pipeline.config import RunTarget
+from market_pipeline.drain_submit import DRAIN_APP, DrainSubmit
 from market_pipeline.operators import DrainOperator
-from market_pipeline.settings import (
-    CHECKPOINTS_DIR,
-    DRAIN_POOL,
-    DRAIN_SPARK_CONF,
-    KAFKA_CONN_ID,
-    PROJECT_ROOT,
-    SPARK_APPS_DIR,
-    SPARK_CONN_ID,
-    SPARK_KAFKA_JARS,
-)
+from market_pipeline.settings import CHECKPOINTS_DIR, DRAIN_POOL, KAFKA_CONN_ID, SPARK_CONN_ID
 
 
 def check_backlog_then_drain():
@@ -45,26 +37,21 @@ def check_backlog_then_drain():
 
 def drain_to_warehouse() -> DrainOperator:
     """The drain task; put a short-circuit backlog check before it."""
+    launch = DrainSubmit(
+        bootstrap_servers=f"{{{{ conn.{KAFKA_CONN_ID}.extra_dejson['bootstrap.servers'] }}}}",
+        bars_topic="{{ params.bars_topic }}",
+        dead_letter_topic="{{ params.dead_letter_topic }}",
+        checkpoint=f"{CHECKPOINTS_DIR}/{{{{ params.query_name }}}}",
+        query_name="{{ params.query_name }}",
+        max_offsets_per_trigger="{{ var.json.get(params.config_variable).max_offsets_per_trigger }}",
+        warehouse_uri="{{ conn.get(params.warehouse_conn_id).get_uri() }}",
+    )
     return DrainOperator(
         task_id="drain_to_warehouse",
         pool=DRAIN_POOL,
         conn_id=SPARK_CONN_ID,
-        application=str(SPARK_APPS_DIR / "drain_bars_to_warehouse.py"),
-        name="{{ params.query_name }}",
-        jars=SPARK_KAFKA_JARS,
-        application_args=[
-            "--bootstrap-servers", f"{{{{ conn.{KAFKA_CONN_ID}.extra_dejson['bootstrap.servers'] }}}}",
-            "--bars-topic", "{{ params.bars_topic }}",
-            "--dead-letter-topic", "{{ params.dead_letter_topic }}",
-            "--checkpoint", f"{CHECKPOINTS_DIR}/{{{{ params.query_name }}}}",
-            "--query-name", "{{ params.query_name }}",
-            "--max-offsets-per-trigger",
-            "{{ var.json.get(params.config_variable).max_offsets_per_trigger }}",
-        ],
-        # The URI carries the password: environment, not argv.
-        env_vars={"WAREHOUSE_URI": "{{ conn.get(params.warehouse_conn_id).get_uri() }}",
-                  "STOCKPIPE_PROJECT_ROOT": str(PROJECT_ROOT)},
-        conf=DRAIN_SPARK_CONF,
+        application=DRAIN_APP,
+        **launch.spark_submit_options(),
         # Measured in a CI run (2 busy cores, task start included): 60-81 s for a month of
         # history and 7-11 s for the refresh; 1M bars drain in ~35 s on an idle machine.
         execution_timeout=timedelta(minutes=20),

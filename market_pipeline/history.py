@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 
 from market_pipeline.alphavantage import (
     AlphaVantageClient,
@@ -37,9 +38,10 @@ from market_pipeline.ingest import (
     ApiCall,
     FetchIncomplete,
     LedgerStore,
+    PublishCounts,
     QuotaMeter,
     QuotaRefused,
-    messages_for,
+    fetch_one_symbol,
 )
 from market_pipeline.kafka_io import Message
 from market_pipeline.quota import MonthLoad, history_allowance, next_quota_reset
@@ -57,16 +59,14 @@ from market_pipeline.trading_calendar import (
 log = logging.getLogger(__name__)
 
 
-@dataclass
-class HistorySummary:
+@dataclass(kw_only=True)
+class HistorySummary(PublishCounts):
     month: str
     symbols: list[str] = field(default_factory=list)  # the month's symbols to load in this run
     loaded: list[str] = field(default_factory=list)
     already_loaded: list[str] = field(default_factory=list)
     unavailable: dict[str, str] = field(default_factory=dict)
     calls: int = 0
-    bars_published: int = 0
-    rejected_published: int = 0
     resume_at: datetime | None = None  # the quota ran out: wait for its reset
     requests_left_for_history: int = 0
 
@@ -111,7 +111,7 @@ def fetch_history_month(
     """Load what the allowance pays for; `resume_at` says when to go on if requests ran out."""
     ledger = store.load()
     limits = config.quota.limits()
-    summary = HistorySummary(month)
+    summary = HistorySummary(month=month)
     for symbol in config.watchlist:
         state = ledger.symbol(symbol)
         done = state.months.get(month)
@@ -135,36 +135,33 @@ def fetch_history_month(
             if history_allowance(ledger, limits, config.watchlist, now(), entitlement=config.entitlement) < 1:
                 summary.resume_at = ledger.exhausted_until or next_quota_reset(now())
                 break
-            try:
-                reply = client.intraday(symbol, config.interval, outputsize="full", month=month,
-                                        extended_hours=config.extended_hours)
-            except QuotaRefused:
-                summary.resume_at = next_quota_reset(now())
-                break
-            except DailyLimitReached:
-                ledger.mark_exhausted(now())
-                store.save(ledger)
-                summary.resume_at = ledger.exhausted_until
-                break
-            except InvalidCall as exc:
-                # For a known symbol, a month before its listing or in the future.
-                summary.unavailable[symbol] = str(exc)
-                ledger.symbol(symbol).months[month] = MonthLoad(
-                    run_id=run_id, clear_number=clear_number, bars=0, loaded_at=now(), unavailable=str(exc))
-                store.save(ledger)
-                continue
-            except (MalformedReply, ReplyMismatch) as exc:
-                failed[symbol] = f"{type(exc).__name__}: {exc}"
-                continue
-            bars, rejected = validate_series(reply, now())
-            published = publish(messages_for(bars, rejected, *topics))
-            summary.bars_published += len(bars)
-            summary.rejected_published += published - len(bars)
+            fetched = fetch_one_symbol(
+                partial(client.intraday, symbol, config.interval, outputsize="full", month=month,
+                        extended_hours=config.extended_hours),
+                validate_series, publish, topics, summary, ledger=ledger, store=store, now=now)
+            match fetched.error:
+                case QuotaRefused():
+                    summary.resume_at = next_quota_reset(now())
+                    break
+                case DailyLimitReached():
+                    summary.resume_at = ledger.exhausted_until
+                    break
+                case InvalidCall():
+                    # For a known symbol, a month before its listing or in the future.
+                    summary.unavailable[symbol] = str(fetched.error)
+                    ledger.symbol(symbol).months[month] = MonthLoad(
+                        run_id=run_id, clear_number=clear_number, bars=0, loaded_at=now(),
+                        unavailable=str(fetched.error))
+                    store.save(ledger)
+                    continue
+                case MalformedReply() | ReplyMismatch():
+                    failed[symbol] = f"{type(fetched.error).__name__}: {fetched.error}"
+                    continue
             summary.loaded.append(symbol)
             ledger.symbol(symbol).months[month] = MonthLoad(
-                run_id=run_id, clear_number=clear_number, bars=len(bars), loaded_at=now())
+                run_id=run_id, clear_number=clear_number, bars=len(fetched.bars), loaded_at=now())
             store.save(ledger)
-            log.info("%s %s: %s bars published, %s rejected", symbol, month, len(bars), len(rejected))
+            log.info("%s %s: %s bars published, %s rejected", symbol, month, len(fetched.bars), fetched.rejected)
     finally:
         summary.calls = meter.requests
         summary.requests_left_for_history = history_allowance(

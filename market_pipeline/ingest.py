@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from typing import Protocol
 
 from market_pipeline.alphavantage import (
@@ -28,6 +29,7 @@ from market_pipeline.alphavantage import (
     ReplyMismatch,
     RequestObserver,
     RequestOutcome,
+    SeriesReply,
 )
 from market_pipeline.bars import Bar, RejectedBar, validate_series
 from market_pipeline.config import PipelineConfig
@@ -69,13 +71,19 @@ class MemoryLedgerStore:
 
 
 @dataclass
-class FetchSummary:
+class PublishCounts:
+    """The messages a fetch published: valid bars, and rejected rows to the dead-letter topic."""
+
+    bars_published: int = 0
+    rejected_published: int = 0
+
+
+@dataclass
+class FetchSummary(PublishCounts):
     """What one fetch run did; returned to Airflow as the task's XCom (no secrets in it)."""
 
     planned: list[str] = field(default_factory=list)
     calls: int = 0
-    bars_published: int = 0
-    rejected_published: int = 0
     flagged: dict[str, str] = field(default_factory=dict)
     failed: dict[str, str] = field(default_factory=dict)
     deferred: list[str] = field(default_factory=list)  # planned, but the quota ran out (retries spent it)
@@ -148,6 +156,49 @@ class QuotaMeter(RequestObserver):
             self.sleep(wait)
 
 
+# What one request can end in for a symbol without stopping the whole fetch: each loop decides
+# what each means for its own run. Any other error (key, account, server) propagates.
+SYMBOL_ERRORS = (QuotaRefused, DailyLimitReached, InvalidCall, MalformedReply, ReplyMismatch)
+
+
+@dataclass(frozen=True)
+class SymbolFetched:
+    """One symbol's request: the bars it published, or the error that ended it (`SYMBOL_ERRORS`)."""
+
+    error: AlphaVantageError | None = None
+    bars: list[Bar] = field(default_factory=list)
+    rejected: int = 0
+    fetched_at: datetime | None = None
+
+
+def fetch_one_symbol(
+    request: Callable[[], SeriesReply],
+    validate: Callable[[SeriesReply, datetime], tuple[list[Bar], list[RejectedBar]]],
+    publish: Callable[[list[Message]], int],
+    topics: tuple[str, str],
+    counts: PublishCounts,
+    *,
+    ledger: Ledger,
+    store: LedgerStore,
+    now: Callable[[], datetime],
+) -> SymbolFetched:
+    """Request one symbol's series, validate it as of its arrival, publish its bars and rejects,
+    and add them to `counts`; the daily limit is marked in the ledger at once."""
+    try:
+        reply = request()
+    except SYMBOL_ERRORS as exc:
+        if isinstance(exc, DailyLimitReached):
+            ledger.mark_exhausted(now())
+            store.save(ledger)
+        return SymbolFetched(error=exc)
+    fetched_at = now()
+    bars, rejected = validate(reply, fetched_at)
+    published = publish(messages_for(bars, rejected, *topics))
+    counts.bars_published += len(bars)
+    counts.rejected_published += published - len(bars)
+    return SymbolFetched(bars=bars, rejected=len(rejected), fetched_at=fetched_at)
+
+
 def fetch_and_publish(
     connect: Callable[[RequestObserver], AlphaVantageClient],
     store: LedgerStore,
@@ -181,41 +232,36 @@ def fetch_and_publish(
     try:
         for position, symbol in enumerate(summary.planned):
             state = ledger.symbol(symbol)
-            try:
-                reply = client.intraday(
-                    symbol, config.interval, outputsize=outputsize, extended_hours=config.extended_hours
-                )
-            except QuotaRefused as exc:
-                summary.deferred = summary.planned[position:]
-                log.warning("%s; deferred to a later run: %s", exc, summary.deferred)
-                break
-            except InvalidCall as exc:
-                state.flagged = str(exc)
-                summary.flagged[symbol] = str(exc)
-                store.save(ledger)
-                log.warning("%s flagged and skipped from now on: %s", symbol, exc)
-                continue
-            except (MalformedReply, ReplyMismatch) as exc:
-                summary.failed[symbol] = f"{type(exc).__name__}: {exc}"
-                log.error("%s: reply rejected whole: %s", symbol, exc)
-                continue
-            except DailyLimitReached:
-                ledger.mark_exhausted(now())
-                store.save(ledger)
-                summary.daily_limit_reached = True
-                log.warning("daily limit reached; no more calls until %s", ledger.exhausted_until)
-                break
-            fetched_at = now()
-            new_bars, rejected = validate_series(reply, fetched_at, newer_than=state.watermark)
-            published = publish(messages_for(new_bars, rejected, *topics))
-            summary.bars_published += len(new_bars)
-            summary.rejected_published += published - len(new_bars)
-            if new_bars:
-                state.watermark = new_bars[-1].bar_time
-            state.last_fetch_at = fetched_at
+            fetched = fetch_one_symbol(
+                partial(client.intraday, symbol, config.interval, outputsize=outputsize,
+                        extended_hours=config.extended_hours),
+                partial(validate_series, newer_than=state.watermark),
+                publish, topics, summary, ledger=ledger, store=store, now=now)
+            match fetched.error:
+                case QuotaRefused():
+                    summary.deferred = summary.planned[position:]
+                    log.warning("%s; deferred to a later run: %s", fetched.error, summary.deferred)
+                    break
+                case InvalidCall():
+                    state.flagged = str(fetched.error)
+                    summary.flagged[symbol] = str(fetched.error)
+                    store.save(ledger)
+                    log.warning("%s flagged and skipped from now on: %s", symbol, fetched.error)
+                    continue
+                case MalformedReply() | ReplyMismatch():
+                    summary.failed[symbol] = f"{type(fetched.error).__name__}: {fetched.error}"
+                    log.error("%s: reply rejected whole: %s", symbol, fetched.error)
+                    continue
+                case DailyLimitReached():
+                    summary.daily_limit_reached = True
+                    log.warning("daily limit reached; no more calls until %s", ledger.exhausted_until)
+                    break
+            if fetched.bars:
+                state.watermark = fetched.bars[-1].bar_time
+            state.last_fetch_at = fetched.fetched_at
             store.save(ledger)
             log.info("%s: %s new bars, %s rejected, watermark %s",
-                     symbol, len(new_bars), len(rejected), state.watermark)
+                     symbol, len(fetched.bars), fetched.rejected, state.watermark)
     finally:
         summary.calls = meter.requests
         summary.calls_today = ledger.calls_today

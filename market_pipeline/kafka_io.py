@@ -54,6 +54,12 @@ def ensure_topics(bootstrap_servers: str, partitions: dict[str, int] = TOPIC_PAR
                 raise
 
 
+def delete_topics(bootstrap_servers: str, topics: Iterable[str]) -> None:
+    admin = AdminClient({"bootstrap.servers": bootstrap_servers})  # held until the futures are done
+    for future in admin.delete_topics(list(topics)).values():
+        future.result(timeout=30)
+
+
 def make_producer(config: dict[str, str]) -> Producer:
     return Producer({**PRODUCER_DEFAULTS, **config})
 

@@ -16,6 +16,9 @@ SQL_DIR = PROJECT_ROOT / "include" / "sql"
 MIGRATIONS_DIR = SQL_DIR / "migrations"
 QUERIES_DIR = SQL_DIR / "queries"
 SPARK_APPS_DIR = PROJECT_ROOT / "spark_apps"
+# Connections, Variables and pools the stack provisions; their defaults run the demo.
+CONFIG_DIR = PROJECT_ROOT / "config"
+VARIABLES_FILE = CONFIG_DIR / "airflow_variables.json"
 
 # bin/stack exports these; the defaults match its own. STACK is `live` or `test` (the tests',
 # drills' and benchmark's own stack, beside the live one: see bin/stack).

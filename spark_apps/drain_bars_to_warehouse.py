@@ -92,7 +92,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--dead-letter-topic", required=True)
     parser.add_argument("--checkpoint", required=True, help="checkpoint folder of this query")
     parser.add_argument("--query-name", default=DRAIN_QUERY_NAME)
-    parser.add_argument("--max-offsets-per-trigger", type=int, default=200_000,
+    parser.add_argument("--max-offsets-per-trigger", type=int, required=True,
                         help="upper bound of messages per micro-batch (driver memory)")
     return parser.parse_args()
 

@@ -22,11 +22,11 @@ from datetime import timedelta
 import psycopg
 import pytest
 
+from harness.alert_receivers import Received, alert_receivers
+from harness.sandbox import airflow_with, free_tier_key, run_dag, sandbox
+from harness.warehouse import fetch_all
 from market_pipeline.airflow_api import AirflowApi
-from market_pipeline.simulator import SimulatorOptions
-from tests.alert_receivers import Received, alert_receivers
 from tests.conftest import TRADING_MORNING
-from tests.integration.helpers import fetch_all, run_dag, sandbox
 
 pytestmark = [pytest.mark.integration, pytest.mark.live_dag]
 PIPELINE, WATCHDOG = "market_bars_pipeline", "market_freshness_watchdog"
@@ -35,9 +35,7 @@ WATCHLIST = ["TSLA", "MSFT", "GOOGL"]
 
 @pytest.fixture(scope="module")
 def api() -> AirflowApi:
-    api = AirflowApi.from_environment()
-    for dag_id in (PIPELINE, WATCHDOG):
-        api.wait_for_dag(dag_id)
+    api = airflow_with(PIPELINE, WATCHDOG)
     api.unpause(PIPELINE)  # before any test may read its paused flag to restore it: see tests/conftest.py
     return api
 
@@ -63,8 +61,7 @@ def received(api):
 
 @pytest.fixture
 def box(api, kafka_bootstrap, test_warehouse_uri, received):
-    options = SimulatorOptions(per_second=1, per_minute=None, per_day=25, key_entitlement="realtime")
-    with sandbox(api, kafka_bootstrap, test_warehouse_uri, start=TRADING_MORNING, options=options,
+    with sandbox(api, kafka_bootstrap, test_warehouse_uri, start=TRADING_MORNING, options=free_tier_key("realtime"),
                  watchlist=WATCHLIST, entitlement="realtime", quota={"per_day": 25, "per_minute": None,
                                                                      "per_second": 1}) as box:
         received.emails.clear()

@@ -1,5 +1,5 @@
 """History through Airflow's own backfill, executed by the real scheduler and triggerer against
-Kafka, Spark and Postgres, in sandboxes (`tests.integration.helpers.sandbox`) whose simulator
+Kafka, Spark and Postgres, in sandboxes (`harness.sandbox.sandbox`) whose simulator
 runs on a virtual clock."""
 
 import time
@@ -8,11 +8,12 @@ from datetime import UTC, date, datetime
 
 import pytest
 
+from harness.sandbox import airflow_with, free_tier_key, run_dag, sandbox
+from harness.warehouse import fetch_all
 from market_pipeline.airflow_api import AirflowApi
 from market_pipeline.simulator import SimulatorOptions, market
 from market_pipeline.trading_calendar import month_days
 from tests.conftest import TRADING_MORNING
-from tests.integration.helpers import fetch_all, run_dag, sandbox
 
 pytestmark = [pytest.mark.integration, pytest.mark.history_dag]
 HISTORY = "market_bars_history"
@@ -24,9 +25,7 @@ SECOND_HALF_2023 = ("2023-07-01", "2023-09-30")
 
 @pytest.fixture(scope="module")
 def api() -> AirflowApi:
-    api = AirflowApi.from_environment()
-    for dag_id in (HISTORY, LIVE):
-        api.wait_for_dag(dag_id)
+    api = airflow_with(HISTORY, LIVE)
     api.unpause(LIVE)  # before any test may read its paused flag to restore it: see tests/conftest.py
     yield api
     api.pause(HISTORY)  # the live DAG stays unpaused: other groups' runs may be queued on it
@@ -94,8 +93,7 @@ def warehouse_keys(uri: str) -> tuple[int, set]:
 
 @pytest.fixture(scope="module")
 def free_key(api, kafka_bootstrap, test_warehouse_uri):
-    options = SimulatorOptions(per_second=1, per_minute=None, per_day=25, key_entitlement="none")
-    with sandbox(api, kafka_bootstrap, test_warehouse_uri, start=TRADING_MORNING, options=options,
+    with sandbox(api, kafka_bootstrap, test_warehouse_uri, start=TRADING_MORNING, options=free_tier_key("none"),
                  watchlist=WATCHLIST, entitlement="none") as box:
         yield box
 

@@ -3,8 +3,8 @@
 import pytest
 from confluent_kafka import Consumer, KafkaException
 
+from harness.bars import make_bar, produce_bars
 from market_pipeline import kafka_io
-from tests.integration.helpers import make_bar, produce_bars
 
 pytestmark = pytest.mark.integration
 

@@ -2,7 +2,7 @@
 Airflow's own scheduler against Kafka, Spark and Postgres of `bin/stack`.
 
 Each run proves its own work: the DAG's params point it at a sandbox
-(`tests.integration.helpers.sandbox`): its own simulator on a virtual clock at
+(`harness.sandbox.sandbox`): its own simulator on a virtual clock at
 a trading Tuesday 11:00 US/Eastern, API connection, config and ledger
 Variables, Kafka topics, drain query and the tests' warehouse database;
 nothing the demo left behind can satisfy it.
@@ -21,12 +21,12 @@ from pathlib import Path
 import pytest
 from confluent_kafka import Consumer, TopicPartition
 
+from harness.sandbox import airflow_with, free_tier_key, run_dag, sandbox
+from harness.warehouse import fetch_all
 from market_pipeline import kafka_io, warehouse
 from market_pipeline.airflow_api import AirflowApi
 from market_pipeline.settings import FETCH_SUMMARY_XCOM_KEY, QUOTA_LEDGER_VARIABLE
-from market_pipeline.simulator import SimulatorOptions
 from tests.conftest import TRADING_MORNING
-from tests.integration.helpers import fetch_all, run_dag, sandbox
 
 pytestmark = [pytest.mark.integration, pytest.mark.live_dag]
 DAG_ID = "market_bars_pipeline"
@@ -37,15 +37,12 @@ NEWEST_DELAYED_BAR = datetime(2026, 11, 24, 15, 40, tzinfo=UTC)
 
 @pytest.fixture(scope="module")
 def api() -> AirflowApi:
-    api = AirflowApi.from_environment()
-    api.wait_for_dag(DAG_ID)
-    return api
+    return airflow_with(DAG_ID)
 
 
 @pytest.fixture(scope="module")
 def e2e(api, kafka_bootstrap, test_warehouse_uri):
-    options = SimulatorOptions(per_second=1, per_minute=None, per_day=25, key_entitlement="delayed")
-    with sandbox(api, kafka_bootstrap, test_warehouse_uri, start=TRADING_MORNING, options=options,
+    with sandbox(api, kafka_bootstrap, test_warehouse_uri, start=TRADING_MORNING, options=free_tier_key("delayed"),
                  watchlist=WATCHLIST, entitlement="delayed") as box:
         yield box
 

@@ -13,19 +13,11 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from harness.bars import FETCHED_AT, make_bar, produce, produce_bars, raw
+from harness.drain_job import DrainJob
+from harness.warehouse import bars_snapshot, batches, fetch_all
 from market_pipeline import kafka_io, warehouse
 from market_pipeline.bars import RejectedBar
-from tests.integration.helpers import (
-    FETCHED_AT,
-    DrainJob,
-    bars_snapshot,
-    batches,
-    fetch_all,
-    make_bar,
-    produce,
-    produce_bars,
-    raw,
-)
 
 pytestmark = pytest.mark.integration
 CRASHING_APP = Path(__file__).with_name("crashing_drain.py")

@@ -8,7 +8,6 @@ kept in test-artifacts/."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import time
 from datetime import UTC, datetime
@@ -18,6 +17,7 @@ import pytest
 import requests
 from playwright.sync_api import expect, sync_playwright
 
+from harness.services import free_port
 from market_pipeline import warehouse
 from market_pipeline.airflow_api import admin_login
 from market_pipeline.ingest import fetch_state_rows
@@ -30,12 +30,6 @@ pytestmark = pytest.mark.integration
 
 ARTIFACTS = PROJECT_ROOT / "test-artifacts"
 CHROMIUM = "/usr/bin/chromium"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def load_operations(uri: str) -> None:

@@ -40,14 +40,6 @@ def test_should_parse_intraday_bars_newest_first(simulator):
     assert set(reply.rows[0][1]) == {"1. open", "2. high", "3. low", "4. close", "5. volume"}
 
 
-def test_should_read_daily_series_and_global_quote(simulator):
-    client = client_for(simulator)
-    daily = client.daily("IBM")
-    assert daily.interval == "Daily" and len(daily.rows) == 100
-    quote = client.global_quote("IBM")
-    assert quote["symbol"] == "IBM" and float(quote["price"]) > 0
-
-
 def test_should_retry_throttling_then_succeed(simulator):
     simulator.simulator.options.per_second = 1
     observer = RecordingObserver()
@@ -100,14 +92,12 @@ def test_should_name_premium_only_endpoint_and_parameter(simulator):
     with pytest.raises(PremiumOnly, match="^TIME_SERIES_INTRADAY MSFT: .*premium endpoint"):
         client_for(simulator).intraday("MSFT")
     with pytest.raises(PremiumOnly, match="outputsize=full"):
-        client_for(simulator).daily("MSFT", outputsize="full")
+        client_for(simulator).query("TIME_SERIES_DAILY", symbol="MSFT", outputsize="full")
 
 
 def test_should_report_unknown_symbol_as_invalid_call(simulator):
     with pytest.raises(InvalidCall):
         client_for(simulator).intraday("NOSUCH")
-    with pytest.raises(InvalidCall):
-        client_for(simulator).global_quote("NOSUCH")
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,7 @@
 """The simulator serves each entitlement what the real API documents: end-of-day sessions by
 default, 15-minute delayed or realtime bars only to keys whose plan includes them."""
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -45,12 +46,16 @@ def test_an_entitlement_the_key_lacks_gets_the_premium_answer(simulator):
 
 def test_delayed_quote_is_keyed_as_the_api_keys_it(simulator):
     simulator.simulator.clock.set(TUESDAY_1100)
-    _, body = simulator.simulator.answer({"function": "GLOBAL_QUOTE", "symbol": "MSFT", "apikey": TEST_API_KEY,
-                                          "entitlement": "delayed"})
-    assert body.lstrip().startswith('{\n    "Global Quote - DATA DELAYED BY 15 MINUTES"')
-    quote = AlphaVantageClient(simulator.base_url, TEST_API_KEY, entitlement="delayed").global_quote("MSFT")
-    assert quote["latest trading day"] == "2026-11-24"
-    assert AlphaVantageClient(simulator.base_url, TEST_API_KEY).global_quote("MSFT")["latest trading day"] == (
+
+    def quote(**entitlement: str) -> dict:
+        _, body = simulator.simulator.answer({"function": "GLOBAL_QUOTE", "symbol": "MSFT", "apikey": TEST_API_KEY,
+                                              **entitlement})
+        return json.loads(body)
+
+    delayed = quote(entitlement="delayed")
+    assert list(delayed) == ["Global Quote - DATA DELAYED BY 15 MINUTES"]
+    assert delayed["Global Quote - DATA DELAYED BY 15 MINUTES"]["07. latest trading day"] == "2026-11-24"
+    assert quote()["Global Quote"]["07. latest trading day"] == (
         "2026-11-23"), "without an entitlement: the last published session"
 
 

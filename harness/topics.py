@@ -1,13 +1,12 @@
-"""Topics of the drills: created for one drill, read whole, deleted afterwards."""
+"""Topics of a drill: created for it, read whole, deleted afterwards."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 from confluent_kafka import Consumer, TopicPartition
-from confluent_kafka.admin import AdminClient
 
 from market_pipeline import kafka_io
 
@@ -21,13 +20,7 @@ def own_topics(bootstrap: str) -> Iterator[dict[str, str]]:
     try:
         yield topics
     finally:
-        delete_topics(bootstrap, topics.values())
-
-
-def delete_topics(bootstrap: str, topics: Iterable[str]) -> None:
-    admin = AdminClient({"bootstrap.servers": bootstrap})  # held until the futures are done
-    for future in admin.delete_topics(list(topics)).values():
-        future.result(timeout=30)
+        kafka_io.delete_topics(bootstrap, topics.values())
 
 
 def topic_messages(bootstrap: str, topic: str) -> list[tuple[bytes, bytes]]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import smtplib
-import socket
 import threading
 import time
 import uuid
@@ -17,6 +16,8 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import requests
 from aiosmtpd.controller import Controller
+
+from harness.services import free_port
 
 
 @dataclass
@@ -67,12 +68,6 @@ class _Mailbox:
         return "250 Message accepted for delivery"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @contextmanager
 def alert_receivers() -> Iterator[Received]:
     received = Received()
@@ -88,7 +83,7 @@ def alert_receivers() -> Iterator[Received]:
 
     http = HTTPServer(("127.0.0.1", 0), ChatHandler)
     threading.Thread(target=http.serve_forever, daemon=True).start()
-    received.smtp_port = _free_port()
+    received.smtp_port = free_port()
     smtp = Controller(_Mailbox(received), hostname="127.0.0.1", port=received.smtp_port)
     smtp.start()
     received.chat_url = f"json://127.0.0.1:{http.server_address[1]}/alerts"

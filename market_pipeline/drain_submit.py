@@ -1,0 +1,48 @@
+"""The drain's spark-submit, described once: application, jars, Spark settings, arguments and
+environment. The DAG's `DrainOperator` (with templated values), the benchmark's hook and the
+tests' and drills' direct launches all take it from here, so they launch the job the same way."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from market_pipeline.settings import DRAIN_SPARK_CONF, PROJECT_ROOT, SPARK_APPS_DIR, SPARK_KAFKA_JARS
+
+DRAIN_APP = str(SPARK_APPS_DIR / "drain_bars_to_warehouse.py")
+
+
+@dataclass(frozen=True)
+class DrainSubmit:
+    """One drain query: its topics, checkpoint, batch bound and warehouse. Values may be Jinja
+    templates (the operator renders them) or concrete strings."""
+
+    bootstrap_servers: str
+    bars_topic: str
+    dead_letter_topic: str
+    checkpoint: str
+    query_name: str
+    max_offsets_per_trigger: str
+    warehouse_uri: str
+
+    def application_args(self) -> list[str]:
+        return [
+            "--bootstrap-servers", self.bootstrap_servers,
+            "--bars-topic", self.bars_topic, "--dead-letter-topic", self.dead_letter_topic,
+            "--checkpoint", self.checkpoint, "--query-name", self.query_name,
+            "--max-offsets-per-trigger", self.max_offsets_per_trigger,
+        ]
+
+    def env_vars(self) -> dict[str, str]:
+        # The URI carries the password: environment, not argv.
+        return {"WAREHOUSE_URI": self.warehouse_uri, "STOCKPIPE_PROJECT_ROOT": str(PROJECT_ROOT)}
+
+    def spark_submit_options(self) -> dict:
+        """Keyword arguments of the Spark provider's SparkSubmitOperator and SparkSubmitHook."""
+        return {"name": self.query_name, "jars": SPARK_KAFKA_JARS, "conf": DRAIN_SPARK_CONF,
+                "application_args": self.application_args(), "env_vars": self.env_vars()}
+
+    def command(self, spark_submit: str, master: str, application: str = DRAIN_APP) -> list[str]:
+        """spark-submit's argv for a launch without the provider (the tests, the drills)."""
+        return [spark_submit, "--master", master, "--name", self.query_name,
+                *(option for name, value in DRAIN_SPARK_CONF.items() for option in ("--conf", f"{name}={value}")),
+                "--jars", SPARK_KAFKA_JARS, application, *self.application_args()]
