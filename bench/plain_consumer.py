@@ -2,15 +2,13 @@
 
 Reads the bars and dead-letter topics from the beginning up to the end offsets
 it finds at start (what Trigger.AvailableNow reads), in batches of the drain's
-`--max-offsets-per-trigger`, and writes each batch in one transaction with the
-warehouse's own named queries as the sink runs them: `create_staging_tables`,
-COPY into `stage_bars` (the sink's `BAR_COLUMNS`), `upsert_bars` as the sink
-composes it (`market_pipeline.sink.upsert_statement`), `record_batch` and
-`advance_offset`. A batch is parsed by Arrow's JSON reader and keeps each
-bar's latest version with the sink's `latest_versions` (ON CONFLICT touches a
-row once). It validates nothing beyond JSON: the drain's validation is part
-of what the comparison prices. Importing the sink imports pyspark (a part of
-this process's start-up, not of its steady state).
+`--max-offsets-per-trigger`, and writes each batch in one transaction, committed
+as the sink commits it (`market_pipeline.sink.commit_batch`: staging, COPY, the
+upsert, the batch record and the offsets). A batch is parsed by Arrow's JSON
+reader and keeps each bar's latest version with the sink's `latest_versions`
+(ON CONFLICT touches a row once). It validates nothing beyond JSON: the drain's
+validation is part of what the comparison prices. Importing the sink imports
+pyspark (a part of this process's start-up, not of its steady state).
 
 Usage (the benchmark launches it; the warehouse URI comes from WAREHOUSE_URI):
     python -m bench.plain_consumer --bootstrap-servers HOST:PORT --bars-topic T
@@ -21,25 +19,30 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
 import os
 import uuid
 
 import pyarrow as pa
-import pyarrow.csv as pacsv
 import pyarrow.json as pajson
 from confluent_kafka import Consumer, KafkaException, TopicPartition
-from psycopg import sql
 
 from market_pipeline import kafka_io, warehouse
 from market_pipeline.bars import Bar
-from market_pipeline.sink import BAR_COLUMNS, latest_versions, upsert_statement
+from market_pipeline.sink import (
+    BAR_COLUMNS,
+    QUARANTINE_COLUMNS,
+    batch_offset_ranges,
+    commit_batch,
+    latest_versions,
+)
 
 # The message's fields are the bar's contract, all read as text (PostgreSQL casts them in COPY)
 # but the volume; the staged columns, the choice of a bar's latest version and the upsert are
 # the sink's own.
 MESSAGE_SCHEMA = pa.schema([(name, pa.int64() if name == "volume" else pa.string()) for name in Bar.model_fields])
 POLL_AT_MOST = 10_000
+# The baseline validates nothing, so it quarantines nothing.
+NO_QUARANTINE = pa.table({name: pa.array([], pa.string()) for name in QUARANTINE_COLUMNS})
 POLL_TIMEOUT_SECONDS = 30.0
 
 
@@ -56,29 +59,11 @@ def _bars(messages: list) -> pa.Table:
 
 
 def write_batch(uri: str, query_name: str, batch_id: int, messages: list) -> int:
-    """One batch, one transaction; returns the bars upserted."""
-    offset_ranges: dict[str, list[int]] = {}
-    for message in messages:
-        first_last = offset_ranges.setdefault(f"{message.topic()}/{message.partition()}", [message.offset()] * 2)
-        first_last[0], first_last[1] = min(first_last[0], message.offset()), max(first_last[1], message.offset())
-    csv = io.BytesIO()
-    pacsv.write_csv(latest_versions(_bars(messages)), csv,
-                    pacsv.WriteOptions(include_header=False, quoting_style="needed"))
-    copy_statement = sql.SQL("COPY stage_bars ({}) FROM STDIN (FORMAT csv)").format(
-        sql.SQL(", ").join(map(sql.Identifier, BAR_COLUMNS)))
+    """One batch, one transaction, committed as the sink commits it; returns the bars upserted."""
+    bars = _bars(messages)
     with warehouse.transaction(uri, application_name=query_name) as conn:
-        conn.execute(warehouse.query("create_staging_tables"))
-        with conn.cursor().copy(copy_statement) as copy:
-            copy.write(csv.getvalue())
-        upserted = conn.execute(upsert_statement()).rowcount
-        conn.execute(warehouse.query("record_batch"), {
-            "query_name": query_name, "batch_id": batch_id, "offset_ranges": json.dumps(offset_ranges),
-            "messages": len(messages), "bars_upserted": upserted, "rows_quarantined": 0})
-        for topic_partition, (_, last) in offset_ranges.items():
-            topic, partition = topic_partition.rsplit("/", 1)
-            conn.execute(warehouse.query("advance_offset"), {
-                "query_name": query_name, "topic": topic, "partition": int(partition), "next_offset": last + 1})
-    return upserted
+        return commit_batch(conn, query_name, batch_id, batch_offset_ranges(bars), len(messages),
+                            latest_versions(bars), NO_QUARANTINE)
 
 
 def drain(bootstrap: str, topics: list[str], uri: str, query_name: str, batch_size: int) -> int:

@@ -22,6 +22,7 @@ import io
 import json
 import logging
 
+import psycopg
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
@@ -59,7 +60,7 @@ class ExactlyOnceSink:
         """Write one batch of parsed rows (the Spark job's output columns) exactly once."""
         if rows.num_rows == 0:
             return
-        offset_ranges = _offset_ranges(rows)
+        offset_ranges = batch_offset_ranges(rows)
         is_bad = pc.is_valid(rows["reason"])
         good = latest_versions(rows.filter(pc.invert(is_bad)).select(list(BAR_COLUMNS)))
         bad = rows.filter(is_bad).select(list(QUARANTINE_COLUMNS))
@@ -75,33 +76,32 @@ class ExactlyOnceSink:
                 log.info("batch %s of %s already committed: skipped", batch_id, self.query_name)
                 return
             conn.execute("SET LOCAL TimeZone = 'UTC'")
-            conn.execute(warehouse.query("create_staging_tables"))
-            _copy(conn, "stage_bars", good)
-            _copy(conn, "stage_quarantine", bad)
-            upserted = conn.execute(upsert_statement()).rowcount if good.num_rows else 0
-            if bad.num_rows:
-                conn.execute(warehouse.query("insert_quarantine"))
-            conn.execute(
-                warehouse.query("record_batch"),
-                {
-                    **key,
-                    "offset_ranges": json.dumps(offset_ranges),
-                    "messages": rows.num_rows,
-                    "bars_upserted": upserted,
-                    "rows_quarantined": bad.num_rows,
-                },
-            )
-            for topic_partition, (_, last) in offset_ranges.items():
-                topic, partition = topic_partition.rsplit("/", 1)
-                conn.execute(
-                    warehouse.query("advance_offset"),
-                    {"query_name": self.query_name, "topic": topic, "partition": int(partition),
-                     "next_offset": last + 1},
-                )
+            upserted = commit_batch(conn, self.query_name, batch_id, offset_ranges, rows.num_rows, good, bad)
         log.info(
             "batch %s of %s: %s messages, %s bars upserted, %s quarantined",
             batch_id, self.query_name, rows.num_rows, upserted, bad.num_rows,
         )
+
+
+def commit_batch(conn: psycopg.Connection, query_name: str, batch_id: int, offset_ranges: dict[str, list[int]],
+                 messages: int, bars: pa.Table, quarantine: pa.Table) -> int:
+    """A batch's work inside the caller's transaction: stage and upsert its bars (one version of
+    each), quarantine its bad rows, record the batch and move the offsets past it. Returns the
+    bars upserted. The sink and the benchmark's plain-consumer baseline both commit this way."""
+    conn.execute(warehouse.query("create_staging_tables"))
+    _copy(conn, "stage_bars", bars)
+    _copy(conn, "stage_quarantine", quarantine)
+    upserted = conn.execute(upsert_statement()).rowcount if bars.num_rows else 0
+    if quarantine.num_rows:
+        conn.execute(warehouse.query("insert_quarantine"))
+    conn.execute(warehouse.query("record_batch"), {
+        "query_name": query_name, "batch_id": batch_id, "offset_ranges": json.dumps(offset_ranges),
+        "messages": messages, "bars_upserted": upserted, "rows_quarantined": quarantine.num_rows})
+    for topic_partition, (_, last) in offset_ranges.items():
+        topic, partition = topic_partition.rsplit("/", 1)
+        conn.execute(warehouse.query("advance_offset"), {
+            "query_name": query_name, "topic": topic, "partition": int(partition), "next_offset": last + 1})
+    return upserted
 
 
 def latest_versions(bars: pa.Table) -> pa.Table:
@@ -122,7 +122,7 @@ def upsert_statement() -> sql.Composed:
     )
 
 
-def _offset_ranges(rows: pa.Table) -> dict[str, list[int]]:
+def batch_offset_ranges(rows: pa.Table) -> dict[str, list[int]]:
     """{"topic/partition": [first offset, last offset]} of the batch."""
     grouped = rows.group_by(["source_topic", "source_partition"]).aggregate(
         [("source_offset", "min"), ("source_offset", "max")]
