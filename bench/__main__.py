@@ -30,7 +30,7 @@ from pathlib import Path
 from bench import report
 from bench.generate import generate
 from bench.measure import progress
-from market_pipeline import warehouse
+from market_pipeline.in_airflow import connections
 from market_pipeline.settings import PROJECT_ROOT, STATE_DIR, refuse_the_live_stack
 
 SECTIONS = ("generate", "throughput", "cycle", "quota")
@@ -77,13 +77,13 @@ def main() -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
     from bench import cycle, quota, throughput
     from bench.scratch import scratch_database
-    from market_pipeline.tasks import kafka_config
+    from market_pipeline.in_airflow.connections import kafka_config
 
     run_id = f"{datetime.now(UTC):%Y%m%d%H%M%S}{uuid.uuid4().hex[:4]}"
     work_dir = STATE_DIR / "bench" / run_id
     work_dir.mkdir(parents=True)
     sections = [args.only] if args.only else list(SECTIONS)
-    base_uri = warehouse.warehouse_uri()
+    base_uri = connections.warehouse_uri()
     bootstrap = kafka_config()["bootstrap.servers"]
     batch_size = args.batch_size or (SMOKE_BATCH if args.smoke else throughput.default_batch_size())
     results: dict = {"run": {

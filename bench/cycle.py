@@ -41,7 +41,7 @@ from bench.measure import progress
 from bench.memory import Group, ProcessTable, peak_memory, pidfile_tree
 from harness.sandbox import Sandbox, airflow_with, sandbox
 from market_pipeline import kafka_io
-from market_pipeline.airflow_api import AirflowApi
+from market_pipeline.in_airflow.airflow_api import AirflowApi
 from market_pipeline.settings import STATE_DIR
 from market_pipeline.simulator import SimulatorOptions
 

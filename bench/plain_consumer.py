@@ -3,7 +3,7 @@
 Reads the bars and dead-letter topics from the beginning up to the end offsets
 it finds at start (what Trigger.AvailableNow reads), in batches of the drain's
 `--max-offsets-per-trigger`, and writes each batch in one transaction, committed
-as the sink commits it (`market_pipeline.sink.commit_batch`: staging, COPY, the
+as the sink commits it (`market_pipeline.load.sink.commit_batch`: staging, COPY, the
 upsert, the batch record and the offsets). A batch is parsed by Arrow's JSON
 reader and keeps each bar's latest version with the sink's `latest_versions`
 (ON CONFLICT touches a row once). It validates nothing beyond JSON: the drain's
@@ -28,7 +28,7 @@ from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from market_pipeline import kafka_io, warehouse
 from market_pipeline.bars import Bar
-from market_pipeline.sink import (
+from market_pipeline.load.sink import (
     BAR_COLUMNS,
     QUARANTINE_COLUMNS,
     batch_offset_ranges,

@@ -14,7 +14,7 @@ from dataclasses import asdict
 from datetime import date
 
 from bench.measure import progress
-from market_pipeline.config import PipelineConfig, QuotaConfig
+from market_pipeline.pipeline_config import PipelineConfig, QuotaConfig
 from market_pipeline.simulator import SimulatorOptions
 from market_pipeline.simulator.replay import replay_days
 

@@ -3,7 +3,7 @@
 Writes the same N bars into a fresh warehouse schema three ways, against the
 real Postgres of `bin/stack`, and prints rows/s for each:
 
-- copy_upsert: the sink's path (market_pipeline.sink.ExactlyOnceSink.write):
+- copy_upsert: the sink's path (market_pipeline.load.sink.ExactlyOnceSink.write):
   COPY into a temporary staging table, one INSERT ... ON CONFLICT, bookkeeping,
   one transaction;
 - batched_upsert: row-wise INSERT ... ON CONFLICT sent in batches (psycopg
@@ -35,8 +35,9 @@ import psycopg
 import pyarrow as pa
 
 from market_pipeline import warehouse
+from market_pipeline.in_airflow import connections
+from market_pipeline.load.sink import BAR_COLUMNS, ExactlyOnceSink, upsert_statement
 from market_pipeline.settings import POSTGRES_JDBC_JARS
-from market_pipeline.sink import BAR_COLUMNS, ExactlyOnceSink, upsert_statement
 
 BENCH_DATABASE = "market_data_bench"
 BATCHED_UPSERT = """
@@ -152,13 +153,13 @@ def measure(path, uri: str, rows: pa.Table, repeat: int) -> dict[str, float]:
 
 def main() -> None:
     logging.getLogger("yoyo").setLevel(logging.WARNING)
-    logging.getLogger("market_pipeline.sink").setLevel(logging.WARNING)
+    logging.getLogger("market_pipeline.load.sink").setLevel(logging.WARNING)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=200_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--skip-spark", action="store_true", help="leave out the Spark JDBC path (no JVM)")
     args = parser.parse_args()
-    uri = warehouse.with_database(warehouse.warehouse_uri(), BENCH_DATABASE)
+    uri = warehouse.with_database(connections.warehouse_uri(), BENCH_DATABASE)
     rows = make_rows(args.rows)
     print(f"{args.rows} bars, median of {args.repeat} runs, rows/s")
     print(f"{'path':<18} {'insert':>10} {'update':>10}")

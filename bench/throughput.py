@@ -35,9 +35,9 @@ from bench.measure import batch_figures, check_exact, committed_progress, progre
 from bench.memory import descendants_of_this_process, peak_memory
 from bench.scratch import scratch_database, scratch_topics
 from market_pipeline import kafka_io
-from market_pipeline.config import default_config
-from market_pipeline.drain_submit import DRAIN_APP, DrainSubmit
-from market_pipeline.operators import package_job
+from market_pipeline.in_airflow.drain import package_job
+from market_pipeline.load.drain_submit import DRAIN_APP, DrainSubmit
+from market_pipeline.pipeline_config import default_config
 from market_pipeline.settings import (
     CHECKPOINTS_DIR,
     PROJECT_ROOT,

@@ -20,10 +20,10 @@ from datetime import UTC, datetime, time, timedelta
 from airflow.sdk import dag
 from airflow.timetables.interval import CronDataIntervalTimetable
 
-from market_pipeline.alerts import dag_alerting, task_defaults
-from market_pipeline.config import run_params
-from market_pipeline.drain_tasks import check_backlog_then_drain
-from market_pipeline.operators import FetchHistoryMonthOperator
+from market_pipeline.in_airflow.alerts import dag_alerting, task_defaults
+from market_pipeline.in_airflow.drain import check_backlog_then_drain
+from market_pipeline.in_airflow.operators import FetchHistoryMonthOperator
+from market_pipeline.in_airflow.params import run_params
 from market_pipeline.settings import ALPHAVANTAGE_POOL
 from market_pipeline.trading_calendar import HISTORY_START
 

@@ -21,10 +21,10 @@ from datetime import UTC, datetime, timedelta
 
 from airflow.sdk import dag, task
 
-from market_pipeline import tasks
-from market_pipeline.alerts import dag_alerting, task_defaults
-from market_pipeline.config import RunTarget, run_params
-from market_pipeline.drain_tasks import drain_to_warehouse
+from market_pipeline.in_airflow import tasks
+from market_pipeline.in_airflow.alerts import dag_alerting, task_defaults
+from market_pipeline.in_airflow.drain import drain_to_warehouse
+from market_pipeline.in_airflow.params import RunTarget, run_params
 from market_pipeline.settings import ALPHAVANTAGE_POOL, FETCH_SUMMARY_XCOM_KEY
 
 

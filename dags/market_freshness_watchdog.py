@@ -16,9 +16,9 @@ from datetime import UTC, datetime, timedelta
 
 from airflow.sdk import dag, task
 
-from market_pipeline import tasks
-from market_pipeline.alerts import dag_alerting, task_defaults
-from market_pipeline.config import RunTarget, run_params
+from market_pipeline.in_airflow import tasks
+from market_pipeline.in_airflow.alerts import dag_alerting, task_defaults
+from market_pipeline.in_airflow.params import RunTarget, run_params
 
 
 @dag(

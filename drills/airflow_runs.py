@@ -21,9 +21,9 @@ from drills.counts import ServedBars
 from harness.alert_receivers import Received, alert_receivers
 from harness.sandbox import Sandbox, airflow_with, free_tier_key, run_dag, sandbox
 from market_pipeline import kafka_io
-from market_pipeline.airflow_api import AirflowApi
-from market_pipeline.config import RunTarget
-from market_pipeline.tasks import kafka_config
+from market_pipeline.in_airflow.airflow_api import AirflowApi
+from market_pipeline.in_airflow.connections import kafka_config
+from market_pipeline.in_airflow.params import RunTarget
 
 DAG_ID = "market_bars_pipeline"
 DRAIN_TASK = "drain_to_warehouse"

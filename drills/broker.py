@@ -23,12 +23,12 @@ from drills.report import Report
 from harness.services import private_kafka
 from harness.topics import topic_messages
 from market_pipeline import kafka_io
-from market_pipeline.alphavantage import AlphaVantageClient
-from market_pipeline.config import PipelineConfig, QuotaConfig, default_config
-from market_pipeline.ingest import MemoryLedgerStore, fetch_and_publish
+from market_pipeline.fetch.alphavantage import AlphaVantageClient
+from market_pipeline.fetch.live import MemoryLedgerStore, fetch_and_publish
+from market_pipeline.in_airflow.connections import kafka_config
+from market_pipeline.pipeline_config import PipelineConfig, QuotaConfig, default_config
 from market_pipeline.simulator import AlphaVantageSimulator, SimClock, SimulatorOptions, make_server
 from market_pipeline.simulator.market import KNOWN_SYMBOLS
-from market_pipeline.tasks import kafka_config
 
 # A trading Tuesday, 11:00 US/Eastern: a realtime key sees 30 days of 5-minute bars, ~4,000 a symbol.
 SIM_START = datetime(2026, 11, 24, 16, 0, tzinfo=UTC)

@@ -44,7 +44,7 @@ from harness.topics import own_topics
 from harness.warehouse import batches, fetch_all
 from market_pipeline import warehouse
 from market_pipeline.bars import RejectedBar
-from market_pipeline.tasks import kafka_config
+from market_pipeline.in_airflow.connections import kafka_config
 
 SYMBOLS = ("TSLA", "MSFT", "GOOGL", "AAPL")
 REVISION_EVERY, BAD_EVERY = 50, 1_000

@@ -9,7 +9,7 @@ of this process (`drills.airflow_runs.alert_channels`). Two outages:
 1. short: `pg_ctl stop -m immediate` while the drain writes a batch (after its first commit),
    started again a few seconds later. The drain's first try fails, its retry (30 s later) loads
    the rest: two tries, the run succeeds, and no alert is sent, since only a task's last try
-   alerts (`market_pipeline.alerts`);
+   alerts (`market_pipeline.in_airflow.alerts`);
 2. long: stopped as soon as the next run's drain starts, and kept down through all three tries:
    the last try fails and alerts by e-mail and chat; Postgres is then started and a follow-up
    run loads what was left.
@@ -41,7 +41,7 @@ from drills.report import Report
 from harness.sandbox import run_dag
 from harness.services import private_postgres
 from harness.warehouse import batches
-from market_pipeline.tasks import kafka_config
+from market_pipeline.in_airflow.connections import kafka_config
 
 SHORT_OUTAGE_SECONDS = 5
 # Batches of 1,000: the first run's ~12,000 bars take a dozen batches, so one is caught mid-write.

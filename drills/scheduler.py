@@ -27,8 +27,8 @@ from drills.counts import check_each_message_committed_once, check_warehouse_hol
 from drills.report import Report
 from harness.sandbox import run_dag
 from harness.services import private_postgres
+from market_pipeline.in_airflow.connections import kafka_config
 from market_pipeline.settings import PROJECT_ROOT, STATE_DIR
-from market_pipeline.tasks import kafka_config
 
 DOWN_SECONDS = 10
 SCHEDULER_PID_FILE = STATE_DIR / "pids" / "airflow-scheduler.pid"

@@ -1,4 +1,4 @@
-"""The drain launched directly, as the DAG's operator launches it (`market_pipeline.drain_submit`),
+"""The drain launched directly, as the DAG's operator launches it (`market_pipeline.load.drain_submit`),
 in a process group of its own: a kill reaches spark-submit's JVM and its Python driver, nothing
 else."""
 
@@ -10,8 +10,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from market_pipeline.config import default_config
-from market_pipeline.drain_submit import DRAIN_APP, DrainSubmit
+from market_pipeline.load.drain_submit import DRAIN_APP, DrainSubmit
+from market_pipeline.pipeline_config import default_config
 
 
 @dataclass

@@ -13,9 +13,9 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 from market_pipeline import kafka_io, warehouse
-from market_pipeline.airflow_api import AirflowApi
-from market_pipeline.config import RunTarget
-from market_pipeline.quota import Ledger
+from market_pipeline.fetch.quota import Ledger
+from market_pipeline.in_airflow.airflow_api import AirflowApi
+from market_pipeline.in_airflow.params import RunTarget
 from market_pipeline.settings import CHECKPOINTS_DIR, CONFIG_VARIABLE
 from market_pipeline.simulator import AlphaVantageSimulator, SimClock, SimulatorOptions, make_server
 

@@ -27,13 +27,13 @@ from pydantic import (
     model_validator,
 )
 
-from market_pipeline.alphavantage import INTRADAY_INTERVALS, SeriesReply
+from market_pipeline.fetch.alphavantage import INTRADAY_INTERVALS, SeriesReply
 
 API_TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 # The bar's contract: the `Bar` model's fields and their types, and `RULES`. The fetch validates
 # with them; the drain's Spark schema, casts and quarantine reasons (`spark_apps/`) and the sink's
-# columns (`market_pipeline.sink`) are derived from them; tests/integration/test_bar_contract.py
+# columns (`market_pipeline.load.sink`) are derived from them; tests/integration/test_bar_contract.py
 # proves the three layers and the warehouse's own constraints agree.
 PRICE_DIGITS, PRICE_SCALE = 18, 6  # numeric(18,6) in the warehouse
 Price = Annotated[Decimal, Field(allow_inf_nan=False, max_digits=PRICE_DIGITS, decimal_places=PRICE_SCALE)]

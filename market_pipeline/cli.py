@@ -21,23 +21,24 @@ import sys
 from pathlib import Path
 
 from market_pipeline import kafka_io, warehouse
+from market_pipeline.in_airflow import connections
 from market_pipeline.settings import CONFIG_DIR, FETCH_SUMMARY_XCOM_KEY, VARIABLES_FILE
 
 
 def ensure_topics(_: argparse.Namespace) -> None:
-    from market_pipeline.tasks import kafka_config
+    from market_pipeline.in_airflow.connections import kafka_config
 
     kafka_io.ensure_topics(kafka_config()["bootstrap.servers"])
     print(f"topics ready: {', '.join(kafka_io.TOPIC_PARTITIONS)}")
 
 
 def migrate(_: argparse.Namespace) -> None:
-    applied = warehouse.apply_migrations(warehouse.warehouse_uri())
+    applied = warehouse.apply_migrations(connections.warehouse_uri())
     print(f"warehouse migrations applied: {', '.join(applied) or 'none pending'}")
 
 
 def provision_airflow(_: argparse.Namespace) -> None:
-    from market_pipeline.airflow_api import AirflowApi
+    from market_pipeline.in_airflow.airflow_api import AirflowApi
 
     api = AirflowApi.from_environment()
     for name, pool in json.loads((CONFIG_DIR / "airflow_pools.json").read_text()).items():
@@ -48,14 +49,14 @@ def provision_airflow(_: argparse.Namespace) -> None:
 
 
 def airflow_login(_: argparse.Namespace) -> None:
-    from market_pipeline.airflow_api import admin_login
+    from market_pipeline.in_airflow.airflow_api import admin_login
 
     username, password = admin_login()
     print(f"login: {username} / {password}")
 
 
 def run_dag(args: argparse.Namespace) -> None:
-    from market_pipeline.airflow_api import AirflowApi
+    from market_pipeline.in_airflow.airflow_api import AirflowApi
 
     api = AirflowApi.from_environment()
     api.wait_for_dag(args.dag_id)
@@ -84,7 +85,7 @@ def run_report(api, dag_id: str, run_id: str) -> list[str]:
 
 
 def show_bars(args: argparse.Namespace) -> None:
-    rows = warehouse.latest_bars(warehouse.warehouse_uri(), args.per_symbol)
+    rows = warehouse.latest_bars(connections.warehouse_uri(), args.per_symbol)
     print(f"{'symbol':<7} {'interval':<8} {'bar_time (UTC)':<20} {'open':>12} {'high':>12} "
           f"{'low':>12} {'close':>12} {'volume':>10}")
     for symbol, interval, bar_time, open_, high, low, close, volume in rows:
@@ -96,7 +97,7 @@ def show_bars(args: argparse.Namespace) -> None:
 
 
 def lag(_: argparse.Namespace) -> None:
-    from market_pipeline.tasks import backlog
+    from market_pipeline.in_airflow.tasks import backlog
 
     for partition in backlog():
         print(f"{partition['topic']}/{partition['partition']:<10} "
@@ -104,10 +105,10 @@ def lag(_: argparse.Namespace) -> None:
 
 
 def chart(args: argparse.Namespace) -> None:
-    from market_pipeline.chart_export import write_recent_prices_png
+    from market_pipeline.reporting.chart_export import write_recent_prices_png
     from market_pipeline.settings import READER_CONN_ID
 
-    drawn = write_recent_prices_png(warehouse.warehouse_uri(READER_CONN_ID), args.output, args.sessions)
+    drawn = write_recent_prices_png(connections.warehouse_uri(READER_CONN_ID), args.output, args.sessions)
     for symbol, (sessions, bars) in drawn.items():
         print(f"{symbol:<7} {sessions} sessions, {bars} bars")
     print(f"wrote {args.output} (read as {READER_CONN_ID})")

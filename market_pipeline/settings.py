@@ -3,7 +3,7 @@
 Connection ids, the pool, topic names, Variable names and state folders live
 here so the DAG, the Spark job's arguments and the tests cannot drift apart.
 What a user tunes at run time (watchlist, limits) is not here but in the
-`market_data_config` Variable, read by `market_pipeline.config`.
+`market_data_config` Variable, validated by `market_pipeline.pipeline_config`.
 """
 
 import os
@@ -30,11 +30,6 @@ CHECKPOINTS_DIR = STATE_DIR / "checkpoints"
 JOB_PACKAGE_ZIP = STATE_DIR / "spark" / "market_pipeline.zip"
 # Spark's Kafka source and its dependencies (resolved by `bin/stack setup`).
 SPARK_KAFKA_JARS = str(JARS_DIR / "spark-kafka" / "*.jar")
-# The drain's Spark settings, shared with the benchmark and the tests so they launch the job as
-# the DAG does. A short-lived JVM on 2 cores is done before C2's optimised code pays for its
-# compilation: C1 alone drained 200k bars in 21-34 s against 44-84 s with the default (side by
-# side, machine busy), and a launch with nothing to read is faster too.
-DRAIN_SPARK_CONF = {"spark.driver.memory": "1g", "spark.driver.extraJavaOptions": "-XX:TieredStopAtLevel=1"}
 # Only the write-path benchmark uses JDBC.
 POSTGRES_JDBC_JARS = str(JARS_DIR / "postgres-jdbc" / "*.jar")
 
@@ -44,6 +39,9 @@ WAREHOUSE_CONN_ID = "warehouse"
 # The reporting schema's read-only login (market_reader): the market page and the chart export.
 READER_CONN_ID = "warehouse_reader"
 SPARK_CONN_ID = "spark_default"
+# Alert channels: e-mail, and chat through Apprise (either may be missing: no alert there).
+SMTP_CONN_ID = "smtp_default"
+CHAT_CONN_ID = "apprise_default"
 
 # One slot: API calls are serialised, so quota ledger updates never race.
 ALPHAVANTAGE_POOL = "alphavantage_api"

@@ -1,7 +1,7 @@
 """When the API can have which bars: the NYSE calendar (exchange_calendars' XNYS,
 holidays and half days included) and the data entitlements of Alpha Vantage keys.
 
-Shared by the call planner (`market_pipeline.quota`) and the simulator, so both
+Shared by the call planner (`market_pipeline.fetch.quota`) and the simulator, so both
 agree on when a session's bars exist and when a key may see them:
 
 - `none` (free keys, and any request without the `entitlement` parameter): US

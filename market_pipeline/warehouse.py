@@ -7,7 +7,7 @@ its `_yoyo_migration` table, safe to re-run), named queries are read from
 
 Loads are idempotent: bars are upserted on (symbol, interval, bar_time), and
 every Spark micro-batch records its batch id in the same transaction
-(`market_pipeline.sink`), so a replay changes nothing.
+(`market_pipeline.load.sink`), so a replay changes nothing.
 """
 
 from __future__ import annotations
@@ -22,14 +22,7 @@ import psycopg.rows
 from yoyo import get_backend, read_migrations
 
 from market_pipeline import trading_calendar
-from market_pipeline.settings import MIGRATIONS_DIR, QUERIES_DIR, WAREHOUSE_CONN_ID
-
-
-def warehouse_uri(conn_id: str = WAREHOUSE_CONN_ID) -> str:
-    """The warehouse's libpq URI, from its Airflow connection."""
-    from airflow.sdk import Connection
-
-    return Connection.get(conn_id).get_uri()
+from market_pipeline.settings import MIGRATIONS_DIR, QUERIES_DIR
 
 
 @cache

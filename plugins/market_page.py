@@ -1,4 +1,4 @@
-"""Adds the market page (market_pipeline.market_page) to the Airflow UI: its FastAPI app on the
+"""Adds the market page (market_pipeline.in_airflow.market_page) to the Airflow UI: its FastAPI app on the
 api-server at /market, and a "Market data" entry in the navigation that shows it."""
 
 from airflow.plugins_manager import AirflowPlugin
@@ -16,7 +16,7 @@ class BuiltOnFirstRequest:
 
     async def __call__(self, scope, receive, send) -> None:
         if self.app is None:
-            from market_pipeline.market_page import create_app
+            from market_pipeline.in_airflow.market_page import create_app
 
             self.app = create_app()
         await self.app(scope, receive, send)

@@ -2,7 +2,7 @@
 
 Reads the bars topic and the dead-letter topic with Trigger.AvailableNow and a
 persistent checkpoint, parses every message against an explicit schema,
-validates it, and hands each micro-batch to `market_pipeline.sink`, which
+validates it, and hands each micro-batch to `market_pipeline.load.sink`, which
 upserts good bars and quarantines the rest with their reason in one
 transaction per batch.
 
@@ -30,8 +30,8 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 
 from market_pipeline.bars import RULES, spark_fields
+from market_pipeline.load.sink import ExactlyOnceSink
 from market_pipeline.settings import DRAIN_QUERY_NAME
-from market_pipeline.sink import ExactlyOnceSink
 
 # The message's fields, from the bar's contract (`market_pipeline.bars`), every one read as a
 # string and then cast with try_cast: a malformed value becomes a quarantine reason instead of

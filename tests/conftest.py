@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 import pytest
 
 from market_pipeline import warehouse
+from market_pipeline.in_airflow import connections
 from market_pipeline.settings import STACK
 from market_pipeline.simulator import AlphaVantageSimulator, SimClock, SimulatorOptions, make_server
 
@@ -90,7 +91,7 @@ def local_spark():
 
 @pytest.fixture(scope="session")
 def kafka_bootstrap() -> str:
-    from market_pipeline.tasks import kafka_config
+    from market_pipeline.in_airflow.connections import kafka_config
 
     _require_env("AIRFLOW_CONN_KAFKA_DEFAULT")
     return kafka_config()["bootstrap.servers"]
@@ -100,7 +101,7 @@ def kafka_bootstrap() -> str:
 def test_warehouse_uri() -> str:
     """The warehouse connection, pointed at the tests' own database."""
     _require_env("AIRFLOW_CONN_WAREHOUSE")
-    return warehouse.with_database(warehouse.warehouse_uri(), TEST_DATABASE)
+    return warehouse.with_database(connections.warehouse_uri(), TEST_DATABASE)
 
 
 @pytest.fixture

@@ -19,10 +19,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from market_pipeline.alphavantage import AlphaVantageClient
 from market_pipeline.bars import Bar
-from market_pipeline.config import PipelineConfig
-from market_pipeline.ingest import MemoryLedgerStore, fetch_and_publish
+from market_pipeline.fetch.alphavantage import AlphaVantageClient
+from market_pipeline.fetch.live import MemoryLedgerStore, fetch_and_publish
+from market_pipeline.pipeline_config import PipelineConfig
 from market_pipeline.settings import BARS_TOPIC
 from market_pipeline.simulator import market
 from market_pipeline.simulator.server import AlphaVantageSimulator, SimClock, SimulatorOptions, make_server

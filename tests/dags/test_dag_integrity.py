@@ -51,7 +51,7 @@ def test_live_and_watchdog_runs_time_out_and_a_deadline_alert_warns_first(dagbag
     for dag_id in ("market_bars_pipeline", "market_freshness_watchdog"):
         dag = dagbag.dags[dag_id]
         (deadline,) = dag.deadline if isinstance(dag.deadline, list) else [dag.deadline]
-        assert deadline.callback.path == "market_pipeline.alerts.run_overdue"
+        assert deadline.callback.path == "market_pipeline.in_airflow.alerts.run_overdue"
         assert type(deadline.reference).__name__ == "DagRunQueuedAtDeadline"
         assert dag.dagrun_timeout, f"{dag_id}: a hung run must end"
         assert deadline.interval < dag.dagrun_timeout, f"{dag_id}: the deadline warns before the timeout ends it"

@@ -6,7 +6,7 @@ import zipfile
 
 from airflow.dag_processing.dagbag import DagBag
 
-from market_pipeline.operators import package_job
+from market_pipeline.in_airflow.drain import package_job
 from tests.dags.test_dag_integrity import DAGS_DIR
 
 
@@ -29,6 +29,6 @@ def test_the_drain_takes_its_master_from_spark_default(monkeypatch):
 def test_the_job_package_holds_every_module_the_drain_imports(tmp_path):
     package_job(tmp_path / "job.zip")
     names = set(zipfile.ZipFile(tmp_path / "job.zip").namelist())
-    assert {"market_pipeline/__init__.py", "market_pipeline/sink.py", "market_pipeline/bars.py",
+    assert {"market_pipeline/__init__.py", "market_pipeline/load/sink.py", "market_pipeline/bars.py",
             "market_pipeline/settings.py"} <= names
     assert all(name.endswith(".py") for name in names)

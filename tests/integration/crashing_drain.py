@@ -6,8 +6,8 @@ import os
 import signal
 import sys
 
+from market_pipeline.load.sink import ExactlyOnceSink
 from market_pipeline.settings import PROJECT_ROOT
-from market_pipeline.sink import ExactlyOnceSink
 
 sys.path.insert(0, str(PROJECT_ROOT))  # spark-submit puts only this file's folder on the path
 from spark_apps import drain_bars_to_warehouse  # noqa: E402

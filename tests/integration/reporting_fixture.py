@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, time
 from decimal import Decimal
 
 from market_pipeline import warehouse
-from market_pipeline.config import PipelineConfig, QuotaConfig
+from market_pipeline.pipeline_config import PipelineConfig, QuotaConfig
 from market_pipeline.trading_calendar import EASTERN, trading_days
 
 

@@ -25,7 +25,7 @@ import pytest
 from harness.alert_receivers import Received, alert_receivers
 from harness.sandbox import airflow_with, free_tier_key, run_dag, sandbox
 from harness.warehouse import fetch_all
-from market_pipeline.airflow_api import AirflowApi
+from market_pipeline.in_airflow.airflow_api import AirflowApi
 from tests.conftest import TRADING_MORNING
 
 pytestmark = [pytest.mark.integration, pytest.mark.live_dag]

@@ -14,9 +14,9 @@ from hypothesis import strategies as st
 from psycopg import sql
 
 from market_pipeline import warehouse
-from market_pipeline.alphavantage import INTRADAY_INTERVALS
 from market_pipeline.bars import SYMBOL_PATTERN, Bar
-from market_pipeline.sink import BAR_COLUMNS, SOURCE_COLUMNS
+from market_pipeline.fetch.alphavantage import INTRADAY_INTERVALS
+from market_pipeline.load.sink import BAR_COLUMNS, SOURCE_COLUMNS
 from spark_apps.drain_bars_to_warehouse import parse_bar_messages
 
 pytestmark = pytest.mark.integration

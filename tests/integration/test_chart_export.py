@@ -10,6 +10,7 @@ import matplotlib.image
 import pytest
 
 from market_pipeline import warehouse
+from market_pipeline.in_airflow import connections
 from tests.conftest import TEST_DATABASE
 from tests.integration.reporting_fixture import load_bars
 
@@ -19,7 +20,7 @@ pytestmark = pytest.mark.integration
 def test_chart_draws_each_symbol_s_latest_sessions_bar_after_bar(test_warehouse_uri, tmp_path):
     load_bars(test_warehouse_uri)
     output = tmp_path / "prices.png"
-    reader = warehouse.with_database(warehouse.warehouse_uri("warehouse_reader"), TEST_DATABASE)
+    reader = warehouse.with_database(connections.warehouse_uri("warehouse_reader"), TEST_DATABASE)
     done = subprocess.run(
         [sys.executable, "-m", "market_pipeline.cli", "chart", "--output", str(output), "--sessions", "3"],
         env={**os.environ, "AIRFLOW_CONN_WAREHOUSE_READER": reader}, capture_output=True, text=True, check=True)

@@ -10,7 +10,7 @@ import pytest
 
 from harness.sandbox import airflow_with, free_tier_key, run_dag, sandbox
 from harness.warehouse import fetch_all
-from market_pipeline.airflow_api import AirflowApi
+from market_pipeline.in_airflow.airflow_api import AirflowApi
 from market_pipeline.simulator import SimulatorOptions, market
 from market_pipeline.trading_calendar import month_days
 from tests.conftest import TRADING_MORNING

@@ -24,7 +24,7 @@ from confluent_kafka import Consumer, TopicPartition
 from harness.sandbox import airflow_with, free_tier_key, run_dag, sandbox
 from harness.warehouse import fetch_all
 from market_pipeline import kafka_io, warehouse
-from market_pipeline.airflow_api import AirflowApi
+from market_pipeline.in_airflow.airflow_api import AirflowApi
 from market_pipeline.settings import FETCH_SUMMARY_XCOM_KEY, QUOTA_LEDGER_VARIABLE
 from tests.conftest import TRADING_MORNING
 

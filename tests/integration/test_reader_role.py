@@ -9,6 +9,7 @@ import pytest
 from psycopg import errors
 
 from market_pipeline import warehouse
+from market_pipeline.in_airflow import connections
 from tests.conftest import TEST_DATABASE
 
 pytestmark = pytest.mark.integration
@@ -17,7 +18,7 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module")
 def reader_uri(test_warehouse_uri: str) -> str:
     warehouse.recreate(test_warehouse_uri)
-    return warehouse.with_database(warehouse.warehouse_uri("warehouse_reader"), TEST_DATABASE)
+    return warehouse.with_database(connections.warehouse_uri("warehouse_reader"), TEST_DATABASE)
 
 
 def reporting_relations(uri: str) -> list[str]:

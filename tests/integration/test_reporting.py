@@ -12,9 +12,9 @@ import psycopg
 import pytest
 
 from market_pipeline import warehouse
-from market_pipeline.config import QuotaConfig
-from market_pipeline.ingest import fetch_state_rows
-from market_pipeline.quota import Ledger
+from market_pipeline.fetch.live import fetch_state_rows
+from market_pipeline.fetch.quota import Ledger
+from market_pipeline.pipeline_config import QuotaConfig
 from market_pipeline.trading_calendar import EASTERN, published_session, session_bounds, trading_days
 from tests.integration.reporting_fixture import load_bars, utc, watchlist_config
 

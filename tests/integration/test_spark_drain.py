@@ -148,8 +148,8 @@ def test_should_be_exact_after_kill_9_around_the_commit(drain, crash_point):
 
 
 def test_backlog_says_when_spark_is_worth_starting(drain):
-    from market_pipeline.config import RunTarget
-    from market_pipeline.tasks import backlog
+    from market_pipeline.in_airflow.params import RunTarget
+    from market_pipeline.in_airflow.tasks import backlog
 
     target = RunTarget(bars_topic=drain.topics["bars"], dead_letter_topic=drain.topics["dead_letter"],
                        query_name=drain.query_name)

@@ -19,9 +19,10 @@ from playwright.sync_api import expect, sync_playwright
 
 from harness.services import free_port
 from market_pipeline import warehouse
-from market_pipeline.airflow_api import admin_login
-from market_pipeline.ingest import fetch_state_rows
-from market_pipeline.quota import Ledger
+from market_pipeline.fetch.live import fetch_state_rows
+from market_pipeline.fetch.quota import Ledger
+from market_pipeline.in_airflow import connections
+from market_pipeline.in_airflow.airflow_api import admin_login
 from market_pipeline.settings import PROJECT_ROOT, STATE_DIR
 from tests.conftest import TEST_DATABASE
 from tests.integration.reporting_fixture import load_bars, watchlist_config
@@ -57,7 +58,7 @@ def page_server(test_warehouse_uri: str):
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     env = {**os.environ,
-           "AIRFLOW_CONN_WAREHOUSE_READER": warehouse.with_database(warehouse.warehouse_uri("warehouse_reader"),
+           "AIRFLOW_CONN_WAREHOUSE_READER": warehouse.with_database(connections.warehouse_uri("warehouse_reader"),
                                                                     TEST_DATABASE),
            "AIRFLOW__API__PORT": str(port), "AIRFLOW__API__BASE_URL": base_url}
     log = (STATE_DIR / "logs" / "test-api-server.log").open("w")

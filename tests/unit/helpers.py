@@ -1,6 +1,6 @@
 """Test doubles of the unit tests."""
 
-from market_pipeline.alphavantage import RequestOutcome
+from market_pipeline.fetch.alphavantage import RequestOutcome
 
 
 class RecordingObserver:

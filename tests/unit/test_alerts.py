@@ -8,8 +8,8 @@ from types import SimpleNamespace
 import pytest
 
 from harness.alert_receivers import alert_receivers
-from market_pipeline import alerts
-from market_pipeline.alphavantage import InvalidApiKey
+from market_pipeline.fetch.alphavantage import InvalidApiKey
+from market_pipeline.in_airflow import alerts
 
 TI = SimpleNamespace(dag_id="market_bars_pipeline", task_id="fetch_bars", run_id="scheduled__2026-11-24T16:00:00",
                      try_number=3, log_url="http://127.0.0.1:8080/dags/market_bars_pipeline/runs/r/tasks/fetch_bars")

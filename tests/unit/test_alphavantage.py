@@ -5,7 +5,7 @@ import json
 import pytest
 import requests
 
-from market_pipeline.alphavantage import (
+from market_pipeline.fetch.alphavantage import (
     AlphaVantageClient,
     DailyLimitReached,
     DemoKeyRejected,

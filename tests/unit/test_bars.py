@@ -7,8 +7,8 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from market_pipeline.alphavantage import SeriesReply
 from market_pipeline.bars import validate_series
+from market_pipeline.fetch.alphavantage import SeriesReply
 
 FETCHED_AT = datetime(2026, 11, 24, 16, 0, tzinfo=UTC)
 GOOD_ROW = {"1. open": "100.0000", "2. high": "101.5000", "3. low": "99.5000", "4. close": "101.0000",
@@ -118,9 +118,9 @@ payloads = st.fixed_dictionaries({}, optional={
 @settings(max_examples=300, deadline=None)
 @given(payloads)
 def test_property_no_malformed_reply_puts_an_invalid_bar_on_the_main_topic(payload):
-    from market_pipeline.alphavantage import AlphaVantageError, parse_series
     from market_pipeline.bars import Bar
-    from market_pipeline.ingest import messages_for
+    from market_pipeline.fetch.alphavantage import AlphaVantageError, parse_series
+    from market_pipeline.fetch.live import messages_for
     from market_pipeline.settings import BARS_TOPIC, DEAD_LETTER_TOPIC
 
     try:

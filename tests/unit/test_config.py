@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from market_pipeline.config import PipelineConfig
+from market_pipeline.pipeline_config import PipelineConfig
 from market_pipeline.settings import CONFIG_VARIABLE, PROJECT_ROOT
 
 SEED = json.loads((Path(PROJECT_ROOT) / "config" / "airflow_variables.json").read_text())[CONFIG_VARIABLE]
@@ -47,7 +47,7 @@ def test_should_normalise_symbols():
 
 
 def test_run_target_defaults_to_the_live_pipeline_and_keeps_replays_off_the_live_ledger():
-    from market_pipeline.config import RunTarget, run_params
+    from market_pipeline.in_airflow.params import RunTarget, run_params
     from market_pipeline.settings import BARS_TOPIC, QUOTA_LEDGER_VARIABLE
 
     live = RunTarget.model_validate({name: param.value for name, param in run_params().items()})

@@ -5,9 +5,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from market_pipeline.config import PipelineConfig, QuotaConfig
-from market_pipeline.freshness import assess
-from market_pipeline.quota import Ledger
+from market_pipeline.fetch.quota import Ledger
+from market_pipeline.pipeline_config import PipelineConfig, QuotaConfig
+from market_pipeline.reporting.freshness import assess
 from market_pipeline.trading_calendar import EASTERN
 
 

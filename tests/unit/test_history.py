@@ -3,12 +3,12 @@ deferral when the allowance is spent, loaded months skipped unless the run was c
 
 from datetime import UTC, datetime
 
-from market_pipeline.alphavantage import AlphaVantageClient
 from market_pipeline.bars import Bar
-from market_pipeline.config import PipelineConfig, QuotaConfig
-from market_pipeline.history import fetch_history_month
-from market_pipeline.ingest import MemoryLedgerStore
-from market_pipeline.quota import QuotaLimits, history_allowance
+from market_pipeline.fetch.alphavantage import AlphaVantageClient
+from market_pipeline.fetch.history import fetch_history_month
+from market_pipeline.fetch.live import MemoryLedgerStore
+from market_pipeline.fetch.quota import QuotaLimits, history_allowance
+from market_pipeline.pipeline_config import PipelineConfig, QuotaConfig
 from market_pipeline.simulator import market
 from market_pipeline.trading_calendar import EASTERN
 from tests.conftest import TEST_API_KEY
@@ -111,7 +111,7 @@ def test_a_month_the_api_does_not_have_is_recorded_not_flagged(simulator):
 
 
 def test_capped_intraday_keys_leave_history_only_days_without_a_session():
-    from market_pipeline.quota import Ledger
+    from market_pipeline.fetch.quota import Ledger
 
     limits = QuotaLimits(per_day=25, per_minute=None, per_second=1)
     tuesday = datetime(2026, 11, 24, 12, 0, tzinfo=EASTERN)
@@ -123,8 +123,8 @@ def test_capped_intraday_keys_leave_history_only_days_without_a_session():
 
 
 def test_progress_counts_the_months_between_the_first_and_the_last_loaded():
-    from market_pipeline.history import history_progress
-    from market_pipeline.quota import MonthLoad
+    from market_pipeline.fetch.history import history_progress
+    from market_pipeline.fetch.quota import MonthLoad
 
     load = MonthLoad(run_id="r", clear_number=0, bars=1, loaded_at=datetime(2026, 11, 24, tzinfo=UTC))
     months = {"MSFT": {"2024-06": load, "2024-08": load}, "TSLA": {"2024-07": load}}

@@ -4,10 +4,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from market_pipeline.alphavantage import AlphaVantageClient, InvalidApiKey, RequestOutcome
-from market_pipeline.config import PipelineConfig, QuotaConfig
-from market_pipeline.ingest import FetchIncomplete, MemoryLedgerStore, QuotaMeter, fetch_and_publish
-from market_pipeline.quota import Ledger, QuotaLimits
+from market_pipeline.fetch.alphavantage import AlphaVantageClient, InvalidApiKey, RequestOutcome
+from market_pipeline.fetch.live import FetchIncomplete, MemoryLedgerStore, QuotaMeter, fetch_and_publish
+from market_pipeline.fetch.quota import Ledger, QuotaLimits
+from market_pipeline.pipeline_config import PipelineConfig, QuotaConfig
 from market_pipeline.settings import BARS_TOPIC, DEAD_LETTER_TOPIC
 from tests.conftest import TEST_API_KEY
 from tests.unit.helpers import RecordingObserver

@@ -2,8 +2,8 @@
 
 import pytest
 
-from market_pipeline import tasks
-from market_pipeline.quota import Ledger
+from market_pipeline.fetch.quota import Ledger
+from market_pipeline.in_airflow import connections
 
 
 class WorkingVariable:
@@ -27,14 +27,14 @@ class SwallowingVariable(WorkingVariable):
 
 
 def test_should_fail_when_the_write_is_swallowed(monkeypatch):
-    monkeypatch.setattr(tasks, "Variable", SwallowingVariable())
-    with pytest.raises(tasks.LedgerWriteFailed):
-        tasks.VariableLedgerStore().save(Ledger(calls_today=3))
+    monkeypatch.setattr(connections, "Variable", SwallowingVariable())
+    with pytest.raises(connections.LedgerWriteFailed):
+        connections.VariableLedgerStore().save(Ledger(calls_today=3))
 
 
 def test_should_round_trip_the_ledger(monkeypatch):
-    monkeypatch.setattr(tasks, "Variable", WorkingVariable())
-    store = tasks.VariableLedgerStore()
+    monkeypatch.setattr(connections, "Variable", WorkingVariable())
+    store = connections.VariableLedgerStore()
     assert store.load() == Ledger()
     store.save(Ledger(calls_today=3))
     assert store.load().calls_today == 3

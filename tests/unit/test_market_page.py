@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 from fastapi import HTTPException
 
-from market_pipeline.market_page import ChartRange, chart_range, duration, price_figure
+from market_pipeline.in_airflow.market_page import ChartRange, chart_range, duration, price_figure
 
 SYMBOLS = [{"symbol": "MSFT", "last_bar_utc": datetime(2026, 11, 28, 1, 55, tzinfo=UTC)},  # 11-27 20:55 ET
            {"symbol": "NEW", "last_bar_utc": None}]

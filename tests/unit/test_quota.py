@@ -7,14 +7,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from market_pipeline.quota import (
-    Ledger,
-    QuotaLimits,
-    explain_idle,
-    live_outputsize,
-    next_quota_reset,
-    plan_calls,
-)
+from market_pipeline.fetch.quota import Ledger, QuotaLimits, explain_idle, live_outputsize, next_quota_reset, plan_calls
 from market_pipeline.trading_calendar import publication_time, session_bounds, trading_days
 
 WATCHLIST = ["TSLA", "MSFT", "GOOGL"]

@@ -11,7 +11,7 @@ from datetime import date
 
 import pytest
 
-from market_pipeline.config import PipelineConfig, QuotaConfig
+from market_pipeline.pipeline_config import PipelineConfig, QuotaConfig
 from market_pipeline.simulator import SimulatorOptions
 from market_pipeline.simulator.replay import replay_days
 

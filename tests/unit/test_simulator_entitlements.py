@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from market_pipeline.alphavantage import AlphaVantageClient, PremiumOnly
+from market_pipeline.fetch.alphavantage import AlphaVantageClient, PremiumOnly
 from market_pipeline.trading_calendar import EASTERN
 from tests.conftest import TEST_API_KEY
 

@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import pyarrow as pa
 
-from market_pipeline.sink import BAR_COLUMNS, latest_versions
+from market_pipeline.load.sink import BAR_COLUMNS, latest_versions
 
 T0 = datetime(2026, 11, 24, 14, 30, tzinfo=UTC)
 

@@ -1,6 +1,6 @@
 """Alpha Vantage client: one HTTP call in, typed data or one specific error out.
 
-Called by the fetch task (`market_pipeline.ingest`) and the command line.  The
+Called by the fetch task (`market_pipeline.fetch.live`) and the command line.  The
 API answers almost every failure with HTTP 200 and a single-key JSON object
 ("Information", "Note", "Error Message"), so every reply is classified before
 it is trusted; an unrecognised single-key reply is an error, never data.

@@ -14,18 +14,16 @@ import json
 import logging
 from typing import Any
 
-from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
 from airflow.providers.standard.triggers.temporal import DateTimeTrigger
 from airflow.sdk import BaseOperator, Variable
 from airflow.sdk.exceptions import AirflowFailException
 
-from market_pipeline.alphavantage import DemoKeyRejected, InvalidApiKey, PremiumOnly
-from market_pipeline.config import RunTarget, load_config
-from market_pipeline.history import fetch_history_month, history_progress, month_of
-from market_pipeline.ingest import ApiCall
-from market_pipeline.quota import Ledger
-from market_pipeline.settings import JOB_PACKAGE_ZIP, PROJECT_ROOT
-from market_pipeline.tasks import RunInfo, fetch_wiring, record_call_log, refresh_reporting
+from market_pipeline.fetch.alphavantage import DemoKeyRejected, InvalidApiKey, PremiumOnly
+from market_pipeline.fetch.history import fetch_history_month, history_progress, month_of
+from market_pipeline.fetch.live import ApiCall
+from market_pipeline.fetch.quota import Ledger
+from market_pipeline.in_airflow.params import RunTarget, load_config
+from market_pipeline.in_airflow.tasks import RunInfo, fetch_wiring, record_call_log
 
 log = logging.getLogger(__name__)
 
@@ -61,27 +59,3 @@ class FetchHistoryMonthOperator(BaseOperator):
 
     def resume(self, context: Any, event: Any = None) -> dict:
         return self.execute(context)
-
-
-class DrainOperator(SparkSubmitOperator):
-    """SparkSubmitOperator that zips the `market_pipeline` package at launch and passes it with
-    `--py-files`: against a standalone master (`spark_default`'s host) the executors run on other
-    machines and import the same code as the driver. Zipped at every launch, so it is never stale.
-
-    When the job has loaded, it refreshes the reporting layer's materialized views, in the same
-    task: a task of its own cost another task start (1-3 s) in every 90-second run that drains."""
-
-    def execute(self, context: Any) -> None:
-        package_job(JOB_PACKAGE_ZIP)
-        self.py_files = str(JOB_PACKAGE_ZIP)
-        super().execute(context)
-        refresh_reporting(RunTarget.model_validate(context["params"]))
-
-
-def package_job(path) -> None:
-    import zipfile
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
-        for module in sorted((PROJECT_ROOT / "market_pipeline").rglob("*.py")):
-            archive.write(module, module.relative_to(PROJECT_ROOT))

@@ -1,6 +1,6 @@
 """The fetch step: plan calls within the quota, fetch, validate, publish new bars.
 
-Called by the DAG's fetch task through `market_pipeline.tasks`, and by the
+Called by the DAG's fetch task through `market_pipeline.in_airflow.tasks`, and by the
 simulated-day test with the same objects.  Every HTTP request, the client's
 own retries included, is counted in the ledger and saved *before* it goes out
 (`QuotaMeter`), and refused when the ledger cannot pay for it; a crash cannot
@@ -20,7 +20,8 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Protocol
 
-from market_pipeline.alphavantage import (
+from market_pipeline.bars import Bar, RejectedBar, validate_series
+from market_pipeline.fetch.alphavantage import (
     AlphaVantageClient,
     AlphaVantageError,
     DailyLimitReached,
@@ -31,10 +32,9 @@ from market_pipeline.alphavantage import (
     RequestOutcome,
     SeriesReply,
 )
-from market_pipeline.bars import Bar, RejectedBar, validate_series
-from market_pipeline.config import PipelineConfig
+from market_pipeline.fetch.quota import Ledger, QuotaLimits, explain_idle, live_outputsize, plan_calls
 from market_pipeline.kafka_io import Message
-from market_pipeline.quota import Ledger, QuotaLimits, explain_idle, live_outputsize, plan_calls
+from market_pipeline.pipeline_config import PipelineConfig
 from market_pipeline.settings import BARS_TOPIC, DEAD_LETTER_TOPIC
 from market_pipeline.trading_calendar import ENTITLEMENT_DELAY
 

@@ -1,20 +1,14 @@
-"""What a user tunes at run time, from the `market_data_config` Airflow Variable,
-and where a run works (`RunTarget`, the live DAG's params).
-
-`config/airflow_variables.json` seeds the Variable at `bin/stack start` (only
-when it does not exist yet, so edits made in the UI survive restarts); the
-model here validates it, so a typo fails the task with the field's name.
-"""
+"""Where a run works: `RunTarget`, the DAGs' params (which Variables, connections, topics and
+drain query a run uses; the live pipeline's by default), and reading the user's settings from
+their Variable inside a task."""
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, model_validator
 
-from market_pipeline.alphavantage import Interval, OutputSize
-from market_pipeline.quota import QuotaLimits
+from market_pipeline.pipeline_config import PipelineConfig
 from market_pipeline.settings import (
     ALPHAVANTAGE_CONN_ID,
     BARS_TOPIC,
@@ -22,57 +16,8 @@ from market_pipeline.settings import (
     DEAD_LETTER_TOPIC,
     DRAIN_QUERY_NAME,
     QUOTA_LEDGER_VARIABLE,
-    VARIABLES_FILE,
     WAREHOUSE_CONN_ID,
 )
-from market_pipeline.trading_calendar import Entitlement
-
-
-class QuotaConfig(BaseModel):
-    """The API key's limits: the free tier is 25 a day and about 1 a second; premium keys set
-    per_day to null and per_minute to their plan's figure."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    per_day: int | None = Field(gt=0)
-    per_minute: int | None = Field(gt=0)
-    per_second: float = Field(gt=0)
-
-    def limits(self) -> QuotaLimits:
-        return QuotaLimits(per_day=self.per_day, per_minute=self.per_minute, per_second=self.per_second)
-
-
-class FreshnessConfig(BaseModel):
-    """What the freshness watchdog tolerates (market_pipeline.freshness)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    # delayed/realtime keys: how far the newest bar may lag the newest bar the key could see.
-    # A capped key's plan spreads its calls over the day: size this to its spacing.
-    max_age_minutes: int = Field(default=30, gt=0)
-    # none: how long after a session's publication its bars must be loaded.
-    end_of_day_grace_minutes: int = Field(default=60, gt=0)
-
-
-class PipelineConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    watchlist: list[str] = Field(min_length=1)
-    interval: Interval
-    outputsize: OutputSize
-    extended_hours: bool
-    # What the key's plan includes: none (free keys: end-of-day data), delayed (15 min) or realtime.
-    entitlement: Entitlement = "none"
-    # Fetch even while the market is closed (costs calls; for catching up and demos).
-    fetch_when_closed: bool
-    quota: QuotaConfig
-    max_offsets_per_trigger: int = Field(gt=0)
-    freshness: FreshnessConfig = FreshnessConfig()
-
-    @field_validator("watchlist")
-    @classmethod
-    def _symbols_upper(cls, value: list[str]) -> list[str]:
-        return [symbol.strip().upper() for symbol in value]
 
 
 class RunTarget(BaseModel):
@@ -127,11 +72,6 @@ def run_params() -> dict:
     return {name: Param(field.default, type="number" if name == "clock_offset_seconds" else "string",
                         description=RUN_PARAM_DESCRIPTIONS[name])
             for name, field in RunTarget.model_fields.items()}
-
-
-def default_config() -> PipelineConfig:
-    """The configuration the stack seeds the Variable with: the one source of every default."""
-    return PipelineConfig.model_validate(json.loads(VARIABLES_FILE.read_text())[CONFIG_VARIABLE])
 
 
 def load_config(variable: str = CONFIG_VARIABLE) -> PipelineConfig:

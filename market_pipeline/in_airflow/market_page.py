@@ -22,6 +22,7 @@ from plotly.offline import get_plotlyjs
 from plotly.subplots import make_subplots
 
 from market_pipeline import warehouse
+from market_pipeline.in_airflow import connections
 from market_pipeline.settings import READER_CONN_ID
 from market_pipeline.trading_calendar import EASTERN, trading_days
 
@@ -137,7 +138,7 @@ def render_page(uri: str, symbol: str | None, start: date | None, end: date | No
 
 @cache
 def reader_uri() -> str:
-    return warehouse.warehouse_uri(READER_CONN_ID)
+    return connections.warehouse_uri(READER_CONN_ID)
 
 
 def create_app() -> FastAPI:

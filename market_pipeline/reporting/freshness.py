@@ -19,8 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from market_pipeline.config import PipelineConfig
-from market_pipeline.quota import Ledger
+from market_pipeline.fetch.quota import Ledger
+from market_pipeline.pipeline_config import PipelineConfig
 from market_pipeline.trading_calendar import (
     EASTERN,
     data_horizon,

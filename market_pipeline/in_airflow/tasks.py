@@ -14,23 +14,20 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from airflow.sdk import Connection, Variable
 from airflow.sdk.exceptions import AirflowFailException
 
 from market_pipeline import kafka_io, warehouse
-from market_pipeline.alphavantage import (
-    AlphaVantageClient,
+from market_pipeline.fetch.alphavantage import (
     DemoKeyRejected,
     InvalidApiKey,
     PremiumOnly,
-    RequestObserver,
 )
-from market_pipeline.config import PipelineConfig, RunTarget, load_config
-from market_pipeline.freshness import assess
-from market_pipeline.ingest import ApiCall, fetch_and_publish, fetch_state_rows
-from market_pipeline.quota import Ledger
-from market_pipeline.settings import ALPHAVANTAGE_CONN_ID, KAFKA_CONN_ID, QUOTA_LEDGER_VARIABLE
-from market_pipeline.trading_calendar import Entitlement
+from market_pipeline.fetch.live import ApiCall, fetch_and_publish, fetch_state_rows
+from market_pipeline.in_airflow import connections
+from market_pipeline.in_airflow.connections import VariableLedgerStore, alphavantage_client, kafka_config
+from market_pipeline.in_airflow.params import RunTarget, load_config
+from market_pipeline.pipeline_config import PipelineConfig
+from market_pipeline.reporting.freshness import assess
 
 log = logging.getLogger(__name__)
 
@@ -51,41 +48,6 @@ class RunInfo:
 
     def log_labels(self) -> dict:
         return {"dag_id": self.dag_id, "run_id": self.run_id, "try_number": self.try_number}
-
-
-class LedgerWriteFailed(Exception):
-    """The ledger Variable did not hold what was just written to it."""
-
-
-class VariableLedgerStore:
-    """The quota ledger in an Airflow Variable, read back after each write: the Task SDK's
-    Variable.set has been reported to log and swallow a rejected write (apache/airflow#68537)."""
-
-    def __init__(self, name: str = QUOTA_LEDGER_VARIABLE) -> None:
-        self.name = name
-
-    def load(self) -> Ledger:
-        stored = Variable.get(self.name, default=None)
-        return Ledger.model_validate_json(stored) if stored else Ledger()
-
-    def save(self, ledger: Ledger) -> None:
-        value = ledger.model_dump_json()
-        Variable.set(self.name, value)
-        if Variable.get(self.name, default=None) != value:
-            raise LedgerWriteFailed(f"Variable {self.name!r} does not hold the ledger just written")
-
-
-def kafka_config() -> dict[str, str]:
-    """librdkafka settings from the Kafka connection's extra (Airflow's Kafka provider format)."""
-    return dict(Connection.get(KAFKA_CONN_ID).extra_dejson)
-
-
-def alphavantage_client(
-    conn_id: str = ALPHAVANTAGE_CONN_ID, entitlement: Entitlement = "none", observer: RequestObserver | None = None
-) -> AlphaVantageClient:
-    connection = Connection.get(conn_id)
-    return AlphaVantageClient(connection.host or "", connection.password or "",
-                              entitlement=entitlement, observer=observer)
 
 
 def fetch_wiring(target: RunTarget, config: PipelineConfig, call_log: list[ApiCall]) -> dict:
@@ -113,7 +75,7 @@ def fetch_bars(target: RunTarget, run: RunInfo) -> dict:
         raise AirflowFailException(f"{type(exc).__name__}: {exc}") from None
     finally:
         record_call_log(target, run, call_log)
-        warehouse.record_fetch_state(warehouse.warehouse_uri(target.warehouse_conn_id),
+        warehouse.record_fetch_state(connections.warehouse_uri(target.warehouse_conn_id),
                                      fetch_state_rows(config, wiring["store"].load(), target.now()))
     log.info("fetch summary: %s", json.dumps(summary.as_dict()))
     if summary.daily_limit_reached:
@@ -122,7 +84,7 @@ def fetch_bars(target: RunTarget, run: RunInfo) -> dict:
 
 
 def record_call_log(target: RunTarget, run: RunInfo, call_log: list[ApiCall]) -> None:
-    warehouse.record_api_calls(warehouse.warehouse_uri(target.warehouse_conn_id), run.log_labels(),
+    warehouse.record_api_calls(connections.warehouse_uri(target.warehouse_conn_id), run.log_labels(),
                                [call.as_row() for call in call_log])
     log.info("API call log: %s requests recorded", len(call_log))
 
@@ -134,7 +96,7 @@ def backlog(target: RunTarget = LIVE, warehouse_uri: str | None = None) -> list[
     """Per partition of the drain's topics: Kafka's end offset and the offset the warehouse has
     committed (`market.topic_lag`'s rows); their difference is what a drain would load."""
     ends = kafka_io.end_offsets(kafka_config(), (target.bars_topic, target.dead_letter_topic))
-    uri = warehouse_uri or warehouse.warehouse_uri(target.warehouse_conn_id)
+    uri = warehouse_uri or connections.warehouse_uri(target.warehouse_conn_id)
     committed = warehouse.committed_offsets(uri, target.query_name)
     checked_at = datetime.now(UTC)
     return [
@@ -147,7 +109,7 @@ def backlog(target: RunTarget = LIVE, warehouse_uri: str | None = None) -> list[
 def has_backlog(target: RunTarget) -> bool:
     """True when Kafka holds messages the warehouse has not committed: only then is Spark worth
     starting. What it saw is kept for the reporting layer's lag view."""
-    uri = warehouse.warehouse_uri(target.warehouse_conn_id)
+    uri = connections.warehouse_uri(target.warehouse_conn_id)
     partitions = backlog(target, uri)
     warehouse.record_topic_lag(uri, partitions)
     behind = {f"{p['topic']}/{p['partition']}": p["end_offset"] - p["committed_offset"]
@@ -160,7 +122,7 @@ def check_freshness(target: RunTarget) -> list[dict]:
     """The watchdog: judge each watchlist symbol's newest bar, keep the verdicts for the reporting
     layer, and fail (so the alerts go out) when one is stale."""
     config = load_config(target.config_variable)
-    uri = warehouse.warehouse_uri(target.warehouse_conn_id)
+    uri = connections.warehouse_uri(target.warehouse_conn_id)
     now = target.now()
     verdicts = assess(config, VariableLedgerStore(target.ledger_variable).load(),
                       warehouse.newest_bars(uri, config.watchlist, config.interval), now)
@@ -174,4 +136,4 @@ def check_freshness(target: RunTarget) -> list[dict]:
 
 
 def refresh_reporting(target: RunTarget) -> None:
-    warehouse.refresh_reporting(warehouse.warehouse_uri(target.warehouse_conn_id))
+    warehouse.refresh_reporting(connections.warehouse_uri(target.warehouse_conn_id))

@@ -31,8 +31,8 @@ from urllib.parse import quote
 from airflow.sdk import BaseNotifier, Connection
 from airflow.sdk.exceptions import AirflowNotFoundException
 
-SMTP_CONN_ID = "smtp_default"
-CHAT_CONN_ID = "apprise_default"
+from market_pipeline.settings import CHAT_CONN_ID, SMTP_CONN_ID
+
 SUBJECT_PREFIX = "[market-data]"
 # Failure reasons of a DAG run that a failed task has already alerted about.
 TASK_FAILURE_REASONS = {"task_failure"}

@@ -1,9 +1,9 @@
 """The history fetch: one calendar month of intraday bars per watchlist symbol.
 
-Called by the `market_bars_history` DAG (through `market_pipeline.operators`)
+Called by the `market_bars_history` DAG (through `market_pipeline.in_airflow.operators`)
 for its data interval's month, one run per month, so Airflow's backfill is the
 interface.  Every request goes through the same ledger, meter and pool as the
-live fetch (`market_pipeline.ingest`), and history spends only what
+live fetch (`market_pipeline.fetch.live`), and history spends only what
 `quota.history_allowance` leaves it, never the live fetch's reserve.  Bars go
 to the same topics in the same format; the live watermark neither filters
 them nor moves.
@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
 
-from market_pipeline.alphavantage import (
+from market_pipeline.bars import validate_series
+from market_pipeline.fetch.alphavantage import (
     AlphaVantageClient,
     DailyLimitReached,
     InvalidCall,
@@ -32,9 +33,7 @@ from market_pipeline.alphavantage import (
     ReplyMismatch,
     RequestObserver,
 )
-from market_pipeline.bars import validate_series
-from market_pipeline.config import PipelineConfig
-from market_pipeline.ingest import (
+from market_pipeline.fetch.live import (
     ApiCall,
     FetchIncomplete,
     LedgerStore,
@@ -43,8 +42,9 @@ from market_pipeline.ingest import (
     QuotaRefused,
     fetch_one_symbol,
 )
+from market_pipeline.fetch.quota import MonthLoad, history_allowance, next_quota_reset
 from market_pipeline.kafka_io import Message
-from market_pipeline.quota import MonthLoad, history_allowance, next_quota_reset
+from market_pipeline.pipeline_config import PipelineConfig
 from market_pipeline.settings import BARS_TOPIC, DEAD_LETTER_TOPIC
 from market_pipeline.trading_calendar import (
     EASTERN,

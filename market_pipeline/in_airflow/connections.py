@@ -1,0 +1,51 @@
+"""What the tasks, the CLI, the benchmark and the drills read from Airflow's connections and
+Variables: the Kafka and warehouse settings, the API client, and the quota ledger's store."""
+
+from __future__ import annotations
+
+from airflow.sdk import Connection, Variable
+
+from market_pipeline.fetch.alphavantage import AlphaVantageClient, RequestObserver
+from market_pipeline.fetch.quota import Ledger
+from market_pipeline.settings import ALPHAVANTAGE_CONN_ID, KAFKA_CONN_ID, QUOTA_LEDGER_VARIABLE, WAREHOUSE_CONN_ID
+from market_pipeline.trading_calendar import Entitlement
+
+
+class LedgerWriteFailed(Exception):
+    """The ledger Variable did not hold what was just written to it."""
+
+
+class VariableLedgerStore:
+    """The quota ledger in an Airflow Variable, read back after each write: the Task SDK's
+    Variable.set has been reported to log and swallow a rejected write (apache/airflow#68537)."""
+
+    def __init__(self, name: str = QUOTA_LEDGER_VARIABLE) -> None:
+        self.name = name
+
+    def load(self) -> Ledger:
+        stored = Variable.get(self.name, default=None)
+        return Ledger.model_validate_json(stored) if stored else Ledger()
+
+    def save(self, ledger: Ledger) -> None:
+        value = ledger.model_dump_json()
+        Variable.set(self.name, value)
+        if Variable.get(self.name, default=None) != value:
+            raise LedgerWriteFailed(f"Variable {self.name!r} does not hold the ledger just written")
+
+
+def kafka_config() -> dict[str, str]:
+    """librdkafka settings from the Kafka connection's extra (Airflow's Kafka provider format)."""
+    return dict(Connection.get(KAFKA_CONN_ID).extra_dejson)
+
+
+def alphavantage_client(
+    conn_id: str = ALPHAVANTAGE_CONN_ID, entitlement: Entitlement = "none", observer: RequestObserver | None = None
+) -> AlphaVantageClient:
+    connection = Connection.get(conn_id)
+    return AlphaVantageClient(connection.host or "", connection.password or "",
+                              entitlement=entitlement, observer=observer)
+
+
+def warehouse_uri(conn_id: str = WAREHOUSE_CONN_ID) -> str:
+    """The warehouse's libpq URI, from its Airflow connection."""
+    return Connection.get(conn_id).get_uri()

@@ -1,0 +1,1 @@
+"""What analysts read: freshness verdicts and the chart export. Pure: no Airflow."""
