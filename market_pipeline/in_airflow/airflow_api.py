@@ -8,18 +8,32 @@ from __future__ import annotations
 
 import json
 import os
-import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import requests
+from tenacity import Retrying, retry_if_not_result, stop_after_delay, wait_fixed
 
 TERMINAL_RUN_STATES = {"success", "failed"}
+T = TypeVar("T")
 
 
 class AirflowApiError(Exception):
     pass
+
+
+def poll(read: Callable[[], T], done: Callable[[T], bool], timeout_seconds: float,
+         timed_out: Callable[[T], str]) -> T:
+    """`read()` each second until `done` holds for what it returned; after `timeout_seconds`,
+    AirflowApiError(`timed_out(last read)`). An error raised by `read` ends the wait at once."""
+
+    def give_up(state) -> T:
+        raise AirflowApiError(timed_out(state.outcome.result()))
+
+    return Retrying(retry=retry_if_not_result(done), wait=wait_fixed(1), stop=stop_after_delay(timeout_seconds),
+                    retry_error_callback=give_up)(read)
 
 
 class AirflowApi:
@@ -66,14 +80,15 @@ class AirflowApi:
 
     def wait_for_dag(self, dag_id: str, timeout_seconds: float = 120) -> None:
         """Until the dag-processor has parsed the DAG; an import error fails at once."""
-        deadline = time.monotonic() + timeout_seconds
-        while self.request("GET", f"dags/{dag_id}").status_code == 404:
-            errors = self.call("GET", "importErrors")["import_errors"]
-            if errors:
+
+        def parsed() -> bool:
+            if self.request("GET", f"dags/{dag_id}").status_code != 404:
+                return True
+            if errors := self.call("GET", "importErrors")["import_errors"]:
                 raise AirflowApiError(f"DAG import errors: {errors}")
-            if time.monotonic() > deadline:
-                raise AirflowApiError(f"DAG {dag_id} not parsed within {timeout_seconds} s")
-            time.sleep(1)
+            return False
+
+        poll(parsed, bool, timeout_seconds, lambda _: f"DAG {dag_id} not parsed within {timeout_seconds} s")
 
     def unpause(self, dag_id: str) -> None:
         self.call("PATCH", f"dags/{dag_id}", json={"is_paused": False})
@@ -101,14 +116,9 @@ class AirflowApi:
         return response.json()["value"] if response.status_code == 200 else None
 
     def wait_for_run(self, dag_id: str, run_id: str, timeout_seconds: float = 600) -> dict:
-        deadline = time.monotonic() + timeout_seconds
-        while True:
-            run = self.call("GET", f"dags/{dag_id}/dagRuns/{run_id}")
-            if run["state"] in TERMINAL_RUN_STATES:
-                return run
-            if time.monotonic() > deadline:
-                raise AirflowApiError(f"run {run_id} still {run['state']} after {timeout_seconds} s")
-            time.sleep(1)
+        return poll(lambda: self.call("GET", f"dags/{dag_id}/dagRuns/{run_id}"),
+                    lambda run: run["state"] in TERMINAL_RUN_STATES, timeout_seconds,
+                    lambda run: f"run {run_id} still {run['state']} after {timeout_seconds} s")
 
     def task_states(self, dag_id: str, run_id: str) -> dict[str, str | None]:
         """Task states in the order the tasks started (those that never ran last)."""
