@@ -17,7 +17,7 @@ one-slot `warehouse_drain` pool.  Migrations run at start and deploy
 The params say where a run works; their defaults are the live pipeline.
 """
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from airflow.sdk import dag, task
 
@@ -25,17 +25,15 @@ from market_pipeline.in_airflow import tasks
 from market_pipeline.in_airflow.alerts import dag_alerting, task_defaults
 from market_pipeline.in_airflow.drain import drain_to_warehouse
 from market_pipeline.in_airflow.params import RunTarget, run_params
+from market_pipeline.in_airflow.schedules import recurring
 from market_pipeline.settings import ALPHAVANTAGE_POOL, FETCH_SUMMARY_XCOM_KEY
 
 
 @dag(
-    schedule=timedelta(seconds=90),
-    start_date=datetime(2026, 1, 1, tzinfo=UTC),
-    catchup=False,
-    max_active_runs=1,
     # Backfilling a 90-second fetch would repeat the live fetch ~260 times a day and ask the API
-    # for no past at all: history is `market_bars_history`'s job, so Airflow refuses it here.
-    allowed_run_types=["scheduled", "manual"],
+    # for no past at all: `recurring` refuses backfills.
+    schedule=timedelta(seconds=90),
+    **recurring(),
     default_args=task_defaults(retries=2, retry_delay=timedelta(seconds=30)),
     # A hung run blocks the next ones (max_active_runs=1): end it. Its deadline alert has warned
     # 10 minutes earlier: a run takes 20-25 s, so 5 minutes is three cycles behind.

@@ -12,21 +12,19 @@ is closed to the key, the symbol is flagged, or the quota is knowingly spent.
 Limits live in the `freshness` section of `market_data_config`.
 """
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from airflow.sdk import dag, task
 
 from market_pipeline.in_airflow import tasks
 from market_pipeline.in_airflow.alerts import dag_alerting, task_defaults
 from market_pipeline.in_airflow.params import RunTarget, run_params
+from market_pipeline.in_airflow.schedules import recurring
 
 
 @dag(
     schedule=timedelta(minutes=5),
-    start_date=datetime(2026, 1, 1, tzinfo=UTC),
-    catchup=False,
-    max_active_runs=1,
-    allowed_run_types=["scheduled", "manual"],
+    **recurring(),
     dagrun_timeout=timedelta(minutes=4),  # before the next run is due
     # A check takes 1-3 s: a run not done 2 minutes after it was queued is stuck.
     # One retry for a database hiccup; a stale verdict fails at once (AirflowFailException).

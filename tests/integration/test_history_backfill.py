@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from harness.sandbox import airflow_with, free_tier_key, run_dag, sandbox
+from harness.sandbox import airflow_with, run_dag, sandbox
 from harness.warehouse import fetch_all
 from market_pipeline.in_airflow.airflow_api import AirflowApi
 from market_pipeline.simulator import SimulatorOptions, market
@@ -92,10 +92,8 @@ def warehouse_keys(uri: str) -> tuple[int, set]:
 
 
 @pytest.fixture(scope="module")
-def free_key(api, kafka_bootstrap, test_warehouse_uri):
-    with sandbox(api, kafka_bootstrap, test_warehouse_uri, start=TRADING_MORNING, options=free_tier_key("none"),
-                 watchlist=WATCHLIST, entitlement="none") as box:
-        yield box
+def free_key(free_tier_sandbox):
+    return free_tier_sandbox("none", start=TRADING_MORNING, watchlist=WATCHLIST)
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from confluent_kafka import Consumer, TopicPartition
 
-from harness.sandbox import airflow_with, free_tier_key, run_dag, sandbox
+from harness.sandbox import airflow_with, run_dag
 from harness.warehouse import fetch_all
 from market_pipeline import kafka_io, warehouse
 from market_pipeline.in_airflow.airflow_api import AirflowApi
@@ -41,10 +41,8 @@ def api() -> AirflowApi:
 
 
 @pytest.fixture(scope="module")
-def e2e(api, kafka_bootstrap, test_warehouse_uri):
-    with sandbox(api, kafka_bootstrap, test_warehouse_uri, start=TRADING_MORNING, options=free_tier_key("delayed"),
-                 watchlist=WATCHLIST, entitlement="delayed") as box:
-        yield box
+def e2e(free_tier_sandbox):
+    return free_tier_sandbox("delayed", start=TRADING_MORNING, watchlist=WATCHLIST)
 
 
 @pytest.fixture(scope="module")
