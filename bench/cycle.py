@@ -40,6 +40,7 @@ import psycopg
 from bench.measure import progress
 from bench.memory import Group, ProcessTable, peak_memory, pidfile_tree
 from harness.sandbox import Sandbox, airflow_with, sandbox
+from harness.waits import wait_until
 from market_pipeline import kafka_io
 from market_pipeline.in_airflow.airflow_api import AirflowApi
 from market_pipeline.settings import STATE_DIR
@@ -134,13 +135,15 @@ class CycleRunner:
 
     def _wait_until_idle(self) -> None:
         """Until no run of the DAG is queued or running (a live scheduled run queued behind ours)."""
-        deadline = time.monotonic() + RUN_TIMEOUT_SECONDS
-        while self.api.call("GET", f"dags/{DAG_ID}/dagRuns",
-                            params={"state": ["queued", "running"], "limit": 1})["total_entries"]:
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{DAG_ID} still has runs queued or running after {RUN_TIMEOUT_SECONDS} s")
+        def idle() -> bool:
+            if not self.api.call("GET", f"dags/{DAG_ID}/dagRuns",
+                                 params={"state": ["queued", "running"], "limit": 1})["total_entries"]:
+                return True
             self._keep_unpaused()
-            time.sleep(POLL_RUN_SECONDS)
+            return False
+
+        if not wait_until(idle, RUN_TIMEOUT_SECONDS, interval=POLL_RUN_SECONDS):
+            raise RuntimeError(f"{DAG_ID} still has runs queued or running after {RUN_TIMEOUT_SECONDS} s")
 
     def _scheduled_time(self) -> datetime:
         """A moment just ahead, with the DAG idle and no live scheduled run due before it."""

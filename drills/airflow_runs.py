@@ -11,8 +11,7 @@ US/Eastern: the first run fetches each symbol's trailing 30 days (~4,000 bars a 
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -79,16 +78,6 @@ def try_states(api: AirflowApi, run_id: str, task_id: str) -> list[str]:
     """The state of each try of a task, first try first."""
     tries = api.call("GET", f"dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/{task_id}/tries")["task_instances"]
     return [ti["state"] for ti in sorted(tries, key=lambda ti: ti["try_number"])]
-
-
-def wait_until(condition: Callable[[], object], seconds: float, interval: float = 0.5) -> bool:
-    """Poll until `condition()` is true; False if `seconds` pass first."""
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(interval)
-    return True
 
 
 @contextmanager

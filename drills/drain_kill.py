@@ -29,7 +29,6 @@ import random
 import signal
 import subprocess
 import tempfile
-import time
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
@@ -41,6 +40,7 @@ from harness.bars import FETCHED_AT, make_bar, produce
 from harness.drain_job import DrainJob
 from harness.services import private_postgres
 from harness.topics import own_topics
+from harness.waits import wait_until
 from harness.warehouse import batches, fetch_all
 from market_pipeline import warehouse
 from market_pipeline.bars import RejectedBar
@@ -120,10 +120,8 @@ def _kill_inside_a_sink_transaction(drain: DrainJob, uri: str) -> bool:
         # SHARE ROW EXCLUSIVE lets the sink read its batches but not insert one (ROW EXCLUSIVE).
         lock.execute("LOCK TABLE market.ingest_batches IN SHARE ROW EXCLUSIVE MODE")
         job = drain.start()
-        deadline = time.monotonic() + 240
-        while job.poll() is None and not sink_waiting_on_a_lock(uri, drain.query_name) \
-                and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_until(lambda: job.poll() is not None or sink_waiting_on_a_lock(uri, drain.query_name), 240,
+                   interval=0.05)
         waiting = sink_waiting_on_a_lock(uri, drain.query_name)
         _kill(job)
     return waiting
@@ -132,8 +130,7 @@ def _kill_inside_a_sink_transaction(drain: DrainJob, uri: str) -> bool:
 def _wait_for_a_new_batch(job: subprocess.Popen, checkpoint: Path) -> None:
     """Past the JVM's start: a kill lands in the work on batches, not always in start-up."""
     planned = _planned_batches(checkpoint)
-    while job.poll() is None and _planned_batches(checkpoint) == planned:
-        time.sleep(0.05)
+    wait_until(lambda: job.poll() is not None or _planned_batches(checkpoint) != planned, float("inf"), interval=0.05)
 
 
 def _kill(job: subprocess.Popen) -> None:

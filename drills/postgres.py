@@ -34,12 +34,12 @@ from drills.airflow_runs import (
     start_run,
     task_state,
     try_states,
-    wait_until,
 )
 from drills.counts import check_each_message_committed_once, check_warehouse_holds_served_bars, sink_transaction_open
 from drills.report import Report
 from harness.sandbox import run_dag
 from harness.services import private_postgres
+from harness.waits import wait_until
 from harness.warehouse import batches
 from market_pipeline.in_airflow.connections import kafka_config
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import smtplib
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,6 +17,7 @@ import requests
 from aiosmtpd.controller import Controller
 
 from harness.services import free_port
+from harness.waits import wait_for
 
 
 @dataclass
@@ -48,11 +48,9 @@ class Received:
             smtp.send_message(email)
         requests.post(self.chat_url.replace("json://", "http://", 1), json={"title": marker, "message": marker},
                       timeout=10).raise_for_status()
-        deadline = time.monotonic() + timeout_seconds
-        while not (any(email["Subject"] == marker for email in self.emails)
-                   and any(chat.get("title") == marker for chat in self.chats)):
-            assert time.monotonic() < deadline, "the receivers did not get their own markers"
-            time.sleep(0.1)
+        wait_for(lambda: any(email["Subject"] == marker for email in self.emails)
+                 and any(chat.get("title") == marker for chat in self.chats),
+                 timeout_seconds, "the receivers did not get their own markers", interval=0.1)
 
     def texts(self) -> list[str]:
         return [email.get_body(("html", "plain")).get_content() + email["Subject"] for email in self.emails] + [

@@ -1,7 +1,18 @@
 """A small client of Airflow 3's REST API (v2), the way a user's tools talk to Airflow.
 
-Used by `bin/stack` (pools, Variables, triggering the demo run) and by the
-end-to-end tests.  The CLI costs about 2 s per call; a REST call a few ms.
+Used by `bin/stack` (pools, Variables, triggering the demo run), the end-to-end tests, the drills
+and the benchmark. The CLI costs about 2 s per call; a REST call a few ms.
+
+Why not `apache-airflow-client` (3.3.2 installs cleanly against constraints.txt; tried):
+- Its callers here read fields of the JSON and HTTP statuses across a dozen endpoints (404 means
+  "absent, create it"); the generated client turns each into a model class or an ApiException, so
+  every one of about 40 call sites would grow, and nothing here would shrink.
+- Its models validate every response against its own copy of the spec, so it must move in
+  lockstep with the api-server, and a mismatch breaks reads that raw JSON survives
+  (apache/airflow-client-python#137).
+- It does not log in: its README fetches the simple auth manager's token from /auth/token with
+  `requests`, as `AirflowApi.__init__` does.
+Revisit when product code, not tooling, starts calling the API: typed models would pay there.
 """
 
 from __future__ import annotations

@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # The postgres container's first start (mounted into /docker-entrypoint-initdb.d by
 # docker-compose.yaml): the stack's roles and databases, from the same SQL files and in the same
-# order as bin/stack's setup_databases:
+# order as bin/stack's (local_stack.postgres.bootstrap):
 #   include/sql/bootstrap/databases_and_roles.sql once, with the psql variables airflow_password,
 #   warehouse_password and reader_password (roles airflow, market_etl, market_reader; databases
 #   airflow, market_data, market_data_test(_2, _3), market_data_bench), then
 #   include/sql/bootstrap/warehouse_database.sql in each warehouse database.
 # Both files are idempotent. The image's entrypoint runs this only on an empty data volume
-# (bin/stack runs setup_databases at every start); after changing a password in .env, run it again:
+# (bin/stack bootstraps at every start); after changing a password in .env, run it again:
 #   docker compose up -d postgres
 #   docker compose exec -u postgres postgres /docker-entrypoint-initdb.d/10-stockpipe.sh
 set -eo pipefail
@@ -32,7 +32,7 @@ psql_admin --dbname postgres \
   -v reader_password="$POSTGRES_READER_PASSWORD" \
   < "$bootstrap/databases_and_roles.sql"
 
-for database in market_data market_data_test market_data_test_2 market_data_test_3 market_data_bench; do
+for database in $(psql_admin --dbname postgres < "$bootstrap/warehouse_databases.sql"); do
   psql_admin --dbname "$database" < "$bootstrap/warehouse_database.sql"
 done
 

@@ -16,7 +16,6 @@ exited), so once the run has ended they have sent, and a marker through each rec
 from __future__ import annotations
 
 import json
-import time
 from datetime import timedelta
 
 import psycopg
@@ -24,6 +23,7 @@ import pytest
 
 from harness.alert_receivers import Received, alert_receivers
 from harness.sandbox import airflow_with, free_tier_key, run_dag, sandbox
+from harness.waits import wait_for
 from harness.warehouse import fetch_all
 from market_pipeline.in_airflow.airflow_api import AirflowApi
 from tests.conftest import TRADING_MORNING
@@ -73,13 +73,6 @@ def try_number(api: AirflowApi, dag_id: str, run_id: str, task_id: str) -> int:
     return api.call("GET", f"dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}")["try_number"]
 
 
-def wait_for(condition, seconds: float = 90) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "timed out waiting"
-        time.sleep(0.5)
-
-
 def emails_for(received: Received, run_id: str) -> dict[str, str]:
     """Subject to HTML body of the e-mails about one run. Scheduled runs of the unpaused DAGs
     (the live target) may alert beside the test's run: only its own messages count."""
@@ -103,7 +96,7 @@ def test_only_the_last_failed_try_sends_one_email_and_one_chat_message(api, box,
     run_id, run, states = run_dag(api, PIPELINE, box.target)
     assert run["state"] == "failed" and states["fetch_bars"] == "failed", states
     assert try_number(api, PIPELINE, run_id, "fetch_bars") == 3, "two retries first"
-    wait_for(lambda: emails_for(received, run_id) and chats_for(received, run_id))
+    wait_for(lambda: emails_for(received, run_id) and chats_for(received, run_id), 90, "timed out waiting")
     received.flush()
     ((subject, body),), (chat,) = emails_for(received, run_id).items(), chats_for(received, run_id)
     assert subject == "[market-data] market_bars_pipeline.fetch_bars failed on its last try (3)"
@@ -122,7 +115,8 @@ def test_a_stuck_run_alerts_at_its_deadline_and_its_task_at_the_execution_timeou
         blocker.execute("LOCK TABLE market.freshness_checks IN ACCESS EXCLUSIVE MODE")
         run_id, run, states = run_dag(api, WATCHDOG, box.target)
     assert run["state"] == "failed", states
-    wait_for(lambda: len(emails_for(received, run_id)) == 2 and len(chats_for(received, run_id)) == 2)
+    wait_for(lambda: len(emails_for(received, run_id)) == 2 and len(chats_for(received, run_id)) == 2, 90,
+             "timed out waiting")
     received.flush()
     emails = emails_for(received, run_id)
     timeout = emails.pop("[market-data] market_freshness_watchdog.check_freshness failed on its last try (2)")
@@ -135,7 +129,7 @@ def test_a_stuck_run_alerts_at_its_deadline_and_its_task_at_the_execution_timeou
 def test_the_watchdog_alerts_on_stale_data_in_a_session_and_passes_when_the_market_is_closed(api, box, received):
     run_id, run, _ = run_dag(api, WATCHDOG, box.target)  # Tuesday 11:00, realtime key, nothing loaded
     assert run["state"] == "failed"
-    wait_for(lambda: emails_for(received, run_id) and chats_for(received, run_id))
+    wait_for(lambda: emails_for(received, run_id) and chats_for(received, run_id), 90, "timed out waiting")
     (body,) = emails_for(received, run_id).values()
     assert "stale market data: TSLA (newest bar 420 min behind the newest visible one (limit 30 min))" in body
     assert try_number(api, WATCHDOG, run_id, "check_freshness") == 1, "a stale verdict is not retried"

@@ -2,13 +2,13 @@
 Kafka, Spark and Postgres, in sandboxes (`harness.sandbox.sandbox`) whose simulator
 runs on a virtual clock."""
 
-import time
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 import pytest
 
 from harness.sandbox import airflow_with, run_dag, sandbox
+from harness.waits import wait_for
 from harness.warehouse import fetch_all
 from market_pipeline.in_airflow.airflow_api import AirflowApi
 from market_pipeline.simulator import SimulatorOptions, market
@@ -65,16 +65,17 @@ def backfill(api: AirflowApi, target, first: str, last: str, **options) -> list[
 
 def wait_for_backfill(api: AirflowApi, backfill: Backfill, timeout: float = 900, seen: set | None = None) -> list:
     """Until Airflow marks the backfill completed; then the runs of its months."""
-    deadline = time.monotonic() + timeout
-    while True:
-        runs = history_runs(api, backfill.first, backfill.last)
+    runs = []
+
+    def completed() -> bool:
+        runs[:] = history_runs(api, backfill.first, backfill.last)
         if seen is not None:
             for run in runs:
                 seen.update(api.task_states(HISTORY, run["dag_run_id"]).values())
-        if api.call("GET", f"backfills/{backfill.id}")["completed_at"] is not None:
-            return runs
-        assert time.monotonic() < deadline, f"backfill {backfill.id} still running: {runs}"
-        time.sleep(1)
+        return api.call("GET", f"backfills/{backfill.id}")["completed_at"] is not None
+
+    wait_for(completed, timeout, lambda: f"backfill {backfill.id} still running: {runs}", interval=1)
+    return runs
 
 
 def month_bars(months: list[str]) -> set[tuple[str, datetime]]:

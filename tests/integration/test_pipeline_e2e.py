@@ -13,7 +13,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,6 +21,7 @@ import pytest
 from confluent_kafka import Consumer, TopicPartition
 
 from harness.sandbox import airflow_with, run_dag
+from harness.waits import wait_for
 from harness.warehouse import fetch_all
 from market_pipeline import kafka_io, warehouse
 from market_pipeline.in_airflow.airflow_api import AirflowApi
@@ -166,18 +166,18 @@ def _hold_the_schedule(api: AirflowApi, timeout_seconds: float = 300) -> None:
     """Paused, with no scheduled run queued or running: no run of the live target fetches but the
     CLI's. Other tests' runs (their own targets) may stay queued: the CLI unpauses the DAG again."""
     api.pause(DAG_ID)
-    deadline = time.monotonic() + timeout_seconds
-    while True:
-        runs = [run for run in api.call("GET", f"dags/{DAG_ID}/dagRuns",
-                                        params={"state": ["queued", "running"]})["dag_runs"]
-                if run["run_type"] == "scheduled"]
+    runs = []
+
+    def none_running() -> bool:
+        runs[:] = [run for run in api.call("GET", f"dags/{DAG_ID}/dagRuns",
+                                           params={"state": ["queued", "running"]})["dag_runs"]
+                   if run["run_type"] == "scheduled"]
         for run in runs:
             if run["state"] == "queued":
                 api.call("DELETE", f"dags/{DAG_ID}/dagRuns/{run['dag_run_id']}")
-        if not [run for run in runs if run["state"] == "running"]:
-            return
-        assert time.monotonic() < deadline, f"a scheduled run is still running: {runs}"
-        time.sleep(1)
+        return not [run for run in runs if run["state"] == "running"]
+
+    wait_for(none_running, timeout_seconds, lambda: f"a scheduled run is still running: {runs}", interval=1)
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import requests
 from playwright.sync_api import expect, sync_playwright
 
 from harness.services import free_port
+from harness.waits import wait_for
 from market_pipeline import warehouse
 from market_pipeline.fetch.live import fetch_state_rows
 from market_pipeline.fetch.quota import Ledger
@@ -65,16 +65,14 @@ def page_server(test_warehouse_uri: str):
     server = subprocess.Popen(["airflow", "api-server", "--host", "127.0.0.1", "--port", str(port), "--apps", "core"],
                               env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        deadline = time.monotonic() + 120
-        while True:
+        def healthy() -> bool:
             assert server.poll() is None, f"the api-server exited; see {log.name}"
             try:
-                if requests.get(f"{base_url}/api/v2/monitor/health", timeout=2).ok:
-                    break
+                return requests.get(f"{base_url}/api/v2/monitor/health", timeout=2).ok
             except requests.ConnectionError:
-                pass
-            assert time.monotonic() < deadline, f"the api-server did not answer in 120 s; see {log.name}"
-            time.sleep(0.5)
+                return False
+
+        wait_for(healthy, 120, f"the api-server did not answer in 120 s; see {log.name}")
         yield base_url
     finally:
         os.killpg(server.pid, 15)

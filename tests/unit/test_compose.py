@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
+from local_stack import postgres
 from market_pipeline.settings import JARS_DIR, PROJECT_ROOT, SPARK_KAFKA_JARS
 
 COMPOSE_FILE = PROJECT_ROOT / "docker-compose.yaml"
@@ -184,10 +185,10 @@ def test_the_kafka_image_is_the_broker_of_the_maven_pom():
     assert services()["kafka"]["image"] == f"apache/kafka:{broker.findtext('m:version', namespaces=ns)}"
 
 
-def test_postgres_major_is_bin_stacks_pg_version():
+def test_postgres_major_is_the_stacks_postgres_version():
     repository, tag = image_tag(services()["postgres"]["image"])
     assert repository == "postgres"
-    assert tag.split(".")[0] == re.search(r"^PG_VERSION=(\d+)$", bin_stack(), re.MULTILINE).group(1)
+    assert tag.split(".")[0] == stack_env()["POSTGRES_VERSION"]
 
 
 def test_ports_are_published_on_loopback_only_with_stack_env_variables_and_defaults():
@@ -376,7 +377,7 @@ def test_postgres_roles_are_the_ones_the_connections_log_in_as():
     assert {server["Username"] for server in servers.values()} <= set(roles)
 
 
-def test_postgres_init_runs_bin_stacks_bootstrap_sql():
+def test_postgres_init_runs_bin_stacks_bootstrap_sql():  # local_stack.postgres.bootstrap's
     mounts = dict(volume.rsplit(":", 2)[:2] for volume in services()["postgres"]["volumes"] if volume.startswith("./"))
     [script] = [source for source, target in mounts.items() if target.startswith("/docker-entrypoint-initdb.d/")]
     script_path = PROJECT_ROOT / script
@@ -384,18 +385,13 @@ def test_postgres_init_runs_bin_stacks_bootstrap_sql():
     text = script_path.read_text()
     bootstrap = re.search(r"^bootstrap=\$\{STOCKPIPE_BOOTSTRAP_SQL:-(.+)\}$", text, re.MULTILINE).group(1)
     assert mounts["./include/sql/bootstrap"] == bootstrap
-    for sql in ("databases_and_roles.sql", "warehouse_database.sql"):
+    for sql in ("databases_and_roles.sql", "warehouse_databases.sql", "warehouse_database.sql"):
         assert f'"$bootstrap/{sql}"' in text and (PROJECT_ROOT / "include" / "sql" / "bootstrap" / sql).is_file()
 
     def psql_variables(shell: str) -> dict[str, str]:
         return dict(re.findall(r'-v (\w+)="\$(\w+)"', shell))
 
-    def databases(shell: str) -> str:
-        return re.search(r"for database in ([\w ]+); do", shell).group(1)
-
-    setup = re.search(r"^setup_databases\(\) \{$(.*?)^\}$", bin_stack(), re.MULTILINE | re.DOTALL).group(1)
-    assert psql_variables(text) == psql_variables(setup) != {}
-    assert databases(text) == databases(setup)
+    assert psql_variables(text) == postgres.ROLE_PASSWORDS
     sql = (PROJECT_ROOT / "include" / "sql" / "bootstrap" / "databases_and_roles.sql").read_text()
     assert set(re.findall(r":'(\w+)'", sql)) == set(psql_variables(text))
     env = environment("postgres")

@@ -1,6 +1,7 @@
 -- The server's databases and login roles, as a superuser, with psql variables
 -- airflow_password, warehouse_password and reader_password. Idempotent: roles get
--- their current password, databases are created once. Run by `bin/stack start`.
+-- their current password, databases are created once. Run by `bin/stack start`
+-- (local_stack.postgres.bootstrap), then warehouse_database.sql in each database market_etl owns.
 --
 --   airflow        owns the Airflow metadata database
 --   market_etl     owns the warehouse: migrations, loads, refreshes
