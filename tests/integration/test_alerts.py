@@ -31,6 +31,7 @@ from tests.conftest import TRADING_MORNING
 pytestmark = [pytest.mark.integration, pytest.mark.live_dag]
 PIPELINE, WATCHDOG = "market_bars_pipeline", "market_freshness_watchdog"
 WATCHLIST = ["TSLA", "MSFT", "GOOGL"]
+OVERDUE_PIPELINE_RUN = "[market-data] market_bars_pipeline run not done by its deadline"
 
 
 @pytest.fixture(scope="module")
@@ -96,14 +97,20 @@ def test_only_the_last_failed_try_sends_one_email_and_one_chat_message(api, box,
     run_id, run, states = run_dag(api, PIPELINE, box.target)
     assert run["state"] == "failed" and states["fetch_bars"] == "failed", states
     assert try_number(api, PIPELINE, run_id, "fetch_bars") == 3, "two retries first"
-    wait_for(lambda: emails_for(received, run_id) and chats_for(received, run_id), 90, "timed out waiting")
+    subject = "[market-data] market_bars_pipeline.fetch_bars failed on its last try (3)"
+    wait_for(lambda: subject in emails_for(received, run_id)
+             and any(chat["title"] == subject for chat in chats_for(received, run_id)), 90, "timed out waiting")
     received.flush()
-    ((subject, body),), (chat,) = emails_for(received, run_id).items(), chats_for(received, run_id)
-    assert subject == "[market-data] market_bars_pipeline.fetch_bars failed on its last try (3)"
+    emails = emails_for(received, run_id)
+    body = emails.pop(subject)
     for field in ("market_bars_pipeline", "fetch_bars", "ValidationError: 1 validation error for Ledger",
                   "/dags/market_bars_pipeline/runs/", "/tasks/fetch_bars?try_number=3"):
         assert field in body, field
-    assert chat["title"] == subject
+    # Three tries and their retry delays can outlast the run's five-minute deadline on a busy
+    # machine: its alert is about the run, not a try, and may come beside the task's.
+    assert set(emails) <= {OVERDUE_PIPELINE_RUN}, f"no alert for the earlier tries: {list(emails)}"
+    chat_titles = [chat["title"] for chat in chats_for(received, run_id)]
+    assert chat_titles.count(subject) == 1 and set(chat_titles) <= {subject, OVERDUE_PIPELINE_RUN}, chat_titles
     assert_no_key(received, box.api_key)
 
 
@@ -129,8 +136,10 @@ def test_a_stuck_run_alerts_at_its_deadline_and_its_task_at_the_execution_timeou
 def test_the_watchdog_alerts_on_stale_data_in_a_session_and_passes_when_the_market_is_closed(api, box, received):
     run_id, run, _ = run_dag(api, WATCHDOG, box.target)  # Tuesday 11:00, realtime key, nothing loaded
     assert run["state"] == "failed"
-    wait_for(lambda: emails_for(received, run_id) and chats_for(received, run_id), 90, "timed out waiting")
-    (body,) = emails_for(received, run_id).values()
+    subject = "[market-data] market_freshness_watchdog.check_freshness failed on its last try (1)"
+    wait_for(lambda: subject in emails_for(received, run_id) and chats_for(received, run_id), 90,
+             "timed out waiting")
+    body = emails_for(received, run_id)[subject]
     assert "stale market data: TSLA (newest bar 420 min behind the newest visible one (limit 30 min))" in body
     assert try_number(api, WATCHDOG, run_id, "check_freshness") == 1, "a stale verdict is not retried"
     verdicts = fetch_all(box.warehouse_uri, "SELECT symbol, stale FROM market.freshness_checks ORDER BY symbol")
