@@ -140,6 +140,29 @@ def record_api_calls(uri: str, run: dict, calls: list[dict]) -> None:
         cursor.executemany(query("insert_api_call"), [{**run, **call} for call in calls])
 
 
+def replace_corporate_actions(uri: str, symbol: str, splits: list, dividends: list, fetched_at) -> bool:
+    """Make the symbol's stored splits and dividends what the API lists now (a revised or withdrawn
+    action replaces the older one), in one transaction; True when that changed anything."""
+    split_rows = [(split.effective_date, split.split_factor) for split in splits]
+    dividend_rows = [(d.ex_dividend_date, d.amount, d.declaration_date, d.record_date, d.payment_date)
+                     for d in dividends]
+    with transaction(uri) as conn, conn.cursor() as cursor:
+        key = {"symbol": symbol}
+        if (cursor.execute(query("stored_splits"), key).fetchall() == split_rows
+                and cursor.execute(query("stored_dividends"), key).fetchall() == dividend_rows):
+            return False
+        cursor.execute(query("clear_splits"), key)
+        cursor.execute(query("clear_dividends"), key)
+        cursor.executemany(query("insert_split"), [
+            {**key, "effective_date": day, "split_factor": factor, "fetched_at": fetched_at}
+            for day, factor in split_rows])
+        cursor.executemany(query("insert_dividend"), [
+            {**key, "ex_dividend_date": ex, "amount": amount, "declaration_date": declared, "record_date": record,
+             "payment_date": paid, "fetched_at": fetched_at}
+            for ex, amount, declared, record, paid in dividend_rows])
+    return True
+
+
 def latest_bars(uri: str, per_symbol: int = 5) -> list[tuple]:
     with transaction(uri) as conn:
         return conn.execute(query("latest_bars"), {"per_symbol": per_symbol}).fetchall()

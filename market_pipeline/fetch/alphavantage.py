@@ -14,6 +14,8 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal, InvalidOperation
 from typing import Any, Literal, Protocol, get_args
 
 import requests
@@ -118,6 +120,27 @@ class SeriesReply:
     rows: list[tuple[str, dict[str, str]]]
 
 
+@dataclass(frozen=True)
+class Split:
+    """A SPLITS row: from `effective_date` on, one old share is `split_factor` new ones."""
+
+    symbol: str
+    effective_date: date
+    split_factor: Decimal
+
+
+@dataclass(frozen=True)
+class Dividend:
+    """A DIVIDENDS row: `amount` per share as declared; the price drops by it on the ex-date."""
+
+    symbol: str
+    ex_dividend_date: date
+    amount: Decimal
+    declaration_date: date | None
+    record_date: date | None
+    payment_date: date | None
+
+
 def classify_message(key: str, text: str) -> AlphaVantageError:
     """Map a single-key reply to its error. Matching is on a few stable words, not whole sentences."""
     lowered = text.lower()
@@ -199,6 +222,57 @@ def parse_series(payload: dict[str, Any], symbol: str, interval: str) -> SeriesR
     )
 
 
+def parse_actions(payload: dict[str, Any], symbol: str, function: str) -> list[dict[str, Any]]:
+    """The rows of a SPLITS or DIVIDENDS reply, `{"symbol": "TSLA", "data": [{...}, ...]}`."""
+    replied = payload.get("symbol")
+    if not isinstance(replied, str) or replied.upper() != symbol.upper():
+        raise ReplyMismatch(f"asked for {symbol}'s {function}, reply is for {replied}")
+    rows = payload.get("data")
+    if not isinstance(rows, list) or not all(isinstance(row, dict) for row in rows):
+        raise MalformedReply(f"{function} reply has no 'data' list of objects; keys {sorted(payload)}")
+    return rows
+
+
+def parse_splits(payload: dict[str, Any], symbol: str) -> list[Split]:
+    """Read a SPLITS reply, oldest first; every row must have a date and a positive factor."""
+    splits = [
+        Split(symbol.upper(), _date(row, "effective_date", index), _positive(row, "split_factor", index))
+        for index, row in enumerate(parse_actions(payload, symbol, "SPLITS"))
+    ]
+    return sorted(splits, key=lambda split: split.effective_date)
+
+
+def parse_dividends(payload: dict[str, Any], symbol: str) -> list[Dividend]:
+    """Read a DIVIDENDS reply, oldest first; the API writes a date it does not know as "None"."""
+    dividends = [
+        Dividend(symbol.upper(), _date(row, "ex_dividend_date", index), _positive(row, "amount", index, zero=True),
+                 *(_date(row, name, index, optional=True)
+                   for name in ("declaration_date", "record_date", "payment_date")))
+        for index, row in enumerate(parse_actions(payload, symbol, "DIVIDENDS"))
+    ]
+    return sorted(dividends, key=lambda dividend: dividend.ex_dividend_date)
+
+
+def _date(row: dict[str, Any], name: str, index: int, *, optional: bool = False) -> date | None:
+    value = row.get(name)
+    if optional and value in (None, "None", ""):
+        return None
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        raise MalformedReply(f"row {index}: {name} {value!r} is not a date") from None
+
+
+def _positive(row: dict[str, Any], name: str, index: int, *, zero: bool = False) -> Decimal:
+    try:
+        value = Decimal(str(row.get(name)))
+    except InvalidOperation:
+        raise MalformedReply(f"row {index}: {name} {row.get(name)!r} is not a number") from None
+    if not value.is_finite() or value < 0 or (value == 0 and not zero):
+        raise MalformedReply(f"row {index}: {name} {value} is out of range")
+    return value
+
+
 def _meta_value(meta: dict[str, Any], name: str) -> str | None:
     """Meta Data keys carry a varying number prefix ("2. Symbol", "6. Time Zone")."""
     for key, value in meta.items():
@@ -269,6 +343,12 @@ class AlphaVantageClient:
         if extended_hours is not None:
             params["extended_hours"] = str(extended_hours).lower()
         return parse_series(self.query("TIME_SERIES_INTRADAY", **params), symbol, interval)
+
+    def splits(self, symbol: str) -> list[Split]:
+        return parse_splits(self.query("SPLITS", symbol=symbol), symbol)
+
+    def dividends(self, symbol: str) -> list[Dividend]:
+        return parse_dividends(self.query("DIVIDENDS", symbol=symbol), symbol)
 
     def _query_once(self, function: str, params: dict[str, str]) -> dict[str, Any]:
         if self.entitlement != "none":

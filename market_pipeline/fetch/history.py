@@ -39,10 +39,9 @@ from market_pipeline.fetch.live import (
     LedgerStore,
     PublishCounts,
     QuotaMeter,
-    QuotaRefused,
     fetch_one_symbol,
 )
-from market_pipeline.fetch.quota import MonthLoad, history_allowance, next_quota_reset
+from market_pipeline.fetch.quota import MonthLoad, QuotaRefused, history_allowance, next_quota_reset
 from market_pipeline.kafka_io import Message
 from market_pipeline.pipeline_config import PipelineConfig
 from market_pipeline.settings import BARS_TOPIC, DEAD_LETTER_TOPIC
@@ -108,7 +107,9 @@ def fetch_history_month(
     sleep: Callable[[float], None] = time.sleep,
     call_log: list[ApiCall] | None = None,
 ) -> HistorySummary:
-    """Load what the allowance pays for; `resume_at` says when to go on if requests ran out."""
+    """Load what the allowance pays for, as traded (`adjusted=false`); `resume_at` says when to go
+    on if requests ran out. A month loaded before the project asked for bars as traded holds
+    adjusted prices, so it counts as not loaded and is loaded again."""
     ledger = store.load()
     limits = config.quota.limits()
     summary = HistorySummary(month=month)
@@ -117,7 +118,8 @@ def fetch_history_month(
         done = state.months.get(month)
         if state.flagged:
             continue
-        if done is not None and not (done.run_id == run_id and done.clear_number < clear_number):
+        if done is not None and (done.as_traded or done.unavailable) and not (
+                done.run_id == run_id and done.clear_number < clear_number):
             summary.already_loaded.append(symbol)
         else:
             summary.symbols.append(symbol)
@@ -136,7 +138,7 @@ def fetch_history_month(
                 summary.resume_at = ledger.exhausted_until or next_quota_reset(now())
                 break
             fetched = fetch_one_symbol(
-                partial(client.intraday, symbol, config.interval, outputsize="full", month=month,
+                partial(client.intraday, symbol, config.interval, outputsize="full", month=month, adjusted=False,
                         extended_hours=config.extended_hours),
                 validate_series, publish, topics, summary, ledger=ledger, store=store, now=now)
             match fetched.error:
@@ -159,7 +161,7 @@ def fetch_history_month(
                     continue
             summary.loaded.append(symbol)
             ledger.symbol(symbol).months[month] = MonthLoad(
-                run_id=run_id, clear_number=clear_number, bars=len(fetched.bars), loaded_at=now())
+                run_id=run_id, clear_number=clear_number, bars=len(fetched.bars), loaded_at=now(), as_traded=True)
             store.save(ledger)
             log.info("%s %s: %s bars published, %s rejected", symbol, month, len(fetched.bars), fetched.rejected)
     finally:

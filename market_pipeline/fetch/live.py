@@ -32,7 +32,14 @@ from market_pipeline.fetch.alphavantage import (
     RequestOutcome,
     SeriesReply,
 )
-from market_pipeline.fetch.quota import Ledger, QuotaLimits, explain_idle, live_outputsize, plan_calls
+from market_pipeline.fetch.quota import (
+    Ledger,
+    QuotaLimits,
+    QuotaRefused,
+    explain_idle,
+    live_outputsize,
+    plan_calls,
+)
 from market_pipeline.kafka_io import Message
 from market_pipeline.pipeline_config import PipelineConfig
 from market_pipeline.settings import BARS_TOPIC, DEAD_LETTER_TOPIC
@@ -45,10 +52,6 @@ PACING_MARGIN_SECONDS = 0.05
 
 class FetchIncomplete(Exception):
     """Some symbols' replies were unusable; the other symbols' bars were published."""
-
-
-class QuotaRefused(AlphaVantageError):
-    """The ledger cannot pay for another request, so it is not sent (not retryable)."""
 
 
 class LedgerStore(Protocol):
@@ -211,6 +214,7 @@ def fetch_and_publish(
     call_log: list[ApiCall] | None = None,
 ) -> FetchSummary:
     """One run of the fetch step; `connect(observer)` builds the client that reports to the meter.
+    Bars are asked for as traded (`adjusted=false`): `market.bars` never holds adjusted prices.
 
     An unknown symbol is flagged and skipped; an unusable reply (malformed, or for another symbol
     or interval) fails only its symbol, and FetchIncomplete is raised once the others are published.
@@ -233,7 +237,7 @@ def fetch_and_publish(
         for position, symbol in enumerate(summary.planned):
             state = ledger.symbol(symbol)
             fetched = fetch_one_symbol(
-                partial(client.intraday, symbol, config.interval, outputsize=outputsize,
+                partial(client.intraday, symbol, config.interval, outputsize=outputsize, adjusted=False,
                         extended_hours=config.extended_hours),
                 partial(validate_series, newer_than=state.watermark),
                 publish, topics, summary, ledger=ledger, store=store, now=now)

@@ -5,7 +5,8 @@ task at a time reads and writes the ledger.  The ledger is a small JSON
 document (an Airflow Variable in production): requests spent today (every
 HTTP request, retries included, counted before it goes out), recent request
 times, when a daily-limit answer says the budget is gone, and per symbol its
-watermark (newest bar published), last fetch and any flag.
+watermark (newest bar published), last fetch, any flag, when its splits and dividends were last
+checked, and the history months loaded.
 
 The plan follows what the key can see (`market_pipeline.trading_calendar`):
 - never a call while the ledger is marked exhausted or the limits are reached;
@@ -35,6 +36,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from pydantic import BaseModel, Field
 
+from market_pipeline.fetch.alphavantage import AlphaVantageError
 from market_pipeline.trading_calendar import (
     EASTERN,
     ENTITLEMENT_DELAY,
@@ -47,6 +49,10 @@ from market_pipeline.trading_calendar import (
 )
 
 MINUTE = timedelta(minutes=1)
+
+
+class QuotaRefused(AlphaVantageError):
+    """The ledger cannot pay for another request, so it is not sent (not retryable)."""
 
 
 @dataclass(frozen=True)
@@ -66,12 +72,16 @@ class MonthLoad(BaseModel):
     bars: int
     loaded_at: datetime
     unavailable: str | None = None  # the API's answer for a month before listing or in the future
+    # Asked for as traded (adjusted=false). Months loaded before the project asked so are
+    # adjusted as of their fetch: the history fetch loads them again (docs/runbook.md).
+    as_traded: bool = False
 
 
 class SymbolState(BaseModel):
     watermark: datetime | None = None  # bar_time (UTC) of the newest live bar published
     last_fetch_at: datetime | None = None
     flagged: str | None = None  # why the API rejected the symbol; flagged symbols are skipped
+    actions_checked_at: datetime | None = None  # splits and dividends last fetched
     months: dict[str, MonthLoad] = Field(default_factory=dict)  # history loaded, by "YYYY-MM"
 
 

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 
 from airflow.sdk.exceptions import AirflowFailException
 
 from market_pipeline import kafka_io, warehouse
+from market_pipeline.fetch import corporate_actions
 from market_pipeline.fetch.alphavantage import (
     DemoKeyRejected,
     InvalidApiKey,
@@ -81,6 +82,35 @@ def fetch_bars(target: RunTarget, run: RunInfo) -> dict:
     if summary.daily_limit_reached:
         log.warning("Alpha Vantage daily limit reached: the ledger holds off until the reset")
     return summary.as_dict()
+
+
+def check_corporate_actions(target: RunTarget, run: RunInfo) -> dict:
+    """Check the due symbols' splits and dividends into the warehouse; the reporting layer is
+    refreshed when any changed, whatever the run's outcome. The try's API call log is written too."""
+    config = load_config(target.config_variable)
+    uri = connections.warehouse_uri(target.warehouse_conn_id)
+    call_log: list[ApiCall] = []
+    changed: list[str] = []
+
+    def record(actions: corporate_actions.SymbolActions) -> bool:
+        if warehouse.replace_corporate_actions(uri, actions.symbol, actions.splits, actions.dividends, target.now()):
+            changed.append(actions.symbol)
+            return True
+        return False
+
+    try:
+        summary = corporate_actions.check_corporate_actions(
+            lambda observer: alphavantage_client(target.alphavantage_conn_id, config.entitlement, observer),
+            VariableLedgerStore(target.ledger_variable), record, config, now=target.now, call_log=call_log)
+    except (InvalidApiKey, DemoKeyRejected, PremiumOnly) as exc:
+        raise AirflowFailException(f"{type(exc).__name__}: {exc}") from None
+    finally:
+        record_call_log(target, run, call_log)
+        if changed:
+            log.info("corporate actions changed for %s: refreshing the reporting layer", changed)
+            refresh_reporting(target)
+    log.info("corporate actions summary: %s", json.dumps(asdict(summary)))
+    return asdict(summary)
 
 
 def record_call_log(target: RunTarget, run: RunInfo, call_log: list[ApiCall]) -> None:

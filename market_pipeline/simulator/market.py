@@ -6,6 +6,11 @@ Sessions follow `market_pipeline.trading_calendar` (NYSE, holidays and half
 days included); bars exist from 04:00 to 20:00 US/Eastern with extended hours,
 09:30 to the close without.  A bar exists once it has ended; which bars a key
 sees is the server's business (its entitlement's data horizon).
+
+Corporate actions follow the real ones: the symbols' splits since 2000 (integer ratios only) and
+deterministic quarterly dividends for the payers.  The price generator works on the latest basis;
+`day_bars` are as traded (before a split, prices are the later splits' ratios higher, volumes as
+they traded), and `adjusted_bars` adjusts them back as the API's default `adjusted=true` does.
 """
 
 from __future__ import annotations
@@ -31,6 +36,24 @@ LISTED = {
     "TSLA": date(2010, 6, 29), "MSFT": date(1986, 3, 13), "GOOGL": date(2004, 8, 19), "AAPL": date(1980, 12, 12),
     "AMZN": date(1997, 5, 15), "NVDA": date(1999, 1, 22), "META": date(2012, 5, 18), "IBM": date(1962, 1, 2),
 }
+# Real splits: (effective date, new shares per old share). The first session on the new basis is
+# the effective date. NVDA's 3-for-2 of 2007-09-11 is left out: prices stay exact at four decimals.
+SPLITS = {
+    "TSLA": ((date(2020, 8, 31), 5), (date(2022, 8, 25), 3)),
+    "AAPL": ((date(2000, 6, 21), 2), (date(2005, 2, 28), 2), (date(2014, 6, 9), 7), (date(2020, 8, 31), 4)),
+    "NVDA": ((date(2000, 6, 27), 2), (date(2001, 9, 17), 2), (date(2006, 4, 7), 2), (date(2021, 7, 20), 4),
+             (date(2024, 6, 10), 10)),
+    "GOOGL": ((date(2022, 7, 18), 20),),
+    "AMZN": ((date(2022, 6, 6), 20),),
+    "MSFT": ((date(2003, 2, 18), 2),),
+}
+# Quarterly payers: (first ex-date, day of the month from which each ex-date falls in Feb, May,
+# Aug and Nov, the dividend as a fraction of the price).
+DIVIDEND_PAYERS = {
+    "MSFT": (date(2003, 2, 19), 15, 0.0020),
+    "IBM": (date(2000, 2, 8), 8, 0.0110),
+    "AAPL": (date(2012, 8, 9), 10, 0.0012),
+}
 FIRST_HISTORY_MONTH = HISTORY_START.strftime("%Y-%m")
 TICK = Decimal("0.0001")  # the API quotes four decimals
 
@@ -43,6 +66,15 @@ class SimBar:
     low: Decimal
     close: Decimal
     volume: int
+
+
+@dataclass(frozen=True)
+class SimDividend:
+    ex_date: date
+    declaration_date: date
+    record_date: date
+    payment_date: date
+    amount: Decimal  # per share as declared, on the basis of its ex-date
 
 
 def _seed(*parts: object) -> int:
@@ -58,14 +90,45 @@ def _day_open(symbol: str, day: date) -> float:
     return base * (1 + cycle + jump)
 
 
+def splits(symbol: str, until: date) -> list[tuple[date, int]]:
+    """The symbol's splits effective by `until`, oldest first."""
+    return [(day, ratio) for day, ratio in SPLITS.get(symbol, ()) if day <= until]
+
+
+def split_multiple(symbol: str, day: date, as_of: date | None = None) -> int:
+    """How many of the basis of `as_of` (default: the latest) one share trading on `day` became."""
+    return math.prod(ratio for effective, ratio in SPLITS.get(symbol, ())
+                     if day < effective and (as_of is None or effective <= as_of))
+
+
+@cache
+def dividends(symbol: str, until: date) -> tuple[SimDividend, ...]:
+    """The symbol's dividends gone ex by `until`, oldest first: one a quarter, on the first session
+    from the payer's day of February, May, August and November."""
+    if symbol not in DIVIDEND_PAYERS:
+        return ()
+    first, day_of_month, dividend_yield = DIVIDEND_PAYERS[symbol]
+    paid = []
+    for year in range(first.year, until.year + 1):
+        for month in (2, 5, 8, 11):
+            ex_date = trading_days(date(year, month, day_of_month), date(year, month, day_of_month + 10))[0]
+            if not first <= ex_date <= until:
+                continue
+            amount = Decimal(dividend_yield * _day_open(symbol, ex_date) * split_multiple(symbol, ex_date))
+            paid.append(SimDividend(ex_date, ex_date - timedelta(days=28), ex_date + timedelta(days=1),
+                                    ex_date + timedelta(days=21), amount.quantize(Decimal("0.01"))))
+    return tuple(paid)
+
+
 @cache
 def day_bars(symbol: str, interval: str, day: date, extended_hours: bool) -> tuple[SimBar, ...]:
-    """All bars of one trading day for one symbol, oldest first."""
+    """All bars of one trading day for one symbol as traded, oldest first."""
     step = timedelta(minutes=INTERVAL_MINUTES[interval])
     start, end = session_bounds(day, extended_hours)
     rng = random.Random(_seed(symbol, interval, day, extended_hours))
     price = _day_open(symbol, day)
     volatility = 0.0012 * math.sqrt(INTERVAL_MINUTES[interval])
+    multiple = split_multiple(symbol, day)
     bars = []
     moment = start
     while moment < end:
@@ -75,7 +138,7 @@ def day_bars(symbol: str, interval: str, day: date, extended_hours: bool) -> tup
         low = min(open_, close) * (1 - abs(rng.gauss(0, volatility / 3)))
         regular = time(9, 30) <= moment.time() < time(16, 0)
         volume = int(rng.lognormvariate(10 if regular else 7, 0.6) * INTERVAL_MINUTES[interval])
-        bars.append(SimBar(moment, _money(open_), _money(high), _money(low), _money(close), volume))
+        bars.append(SimBar(moment, *(_money(value) * multiple for value in (open_, high, low, close)), volume))
         price = close
         moment += step
     return tuple(bars)
@@ -104,6 +167,31 @@ def intraday_bars(
         if limit is not None and len(bars) >= limit:
             break
     return bars[:limit]
+
+
+def adjusted_bars(
+    symbol: str, interval: str, bars: list[SimBar], as_of: date, *, extended_hours: bool = True
+) -> list[SimBar]:
+    """Bars as traded, adjusted for the splits and dividends gone ex by `as_of`, as the API's
+    `adjusted=true` answers: prices divided by the splits since and multiplied by (1 - dividend /
+    the close before its ex-date) for each dividend since, volumes multiplied by the splits since.
+    The close before an ex-date is the last regular-hours bar of the session before it, of the
+    same interval and hours."""
+    factors = {}
+    for dividend in dividends(symbol, as_of):
+        before = trading_days(dividend.ex_date - timedelta(days=10), dividend.ex_date - timedelta(days=1))[-1]
+        regular = [bar for bar in day_bars(symbol, interval, before, extended_hours)
+                   if time(9, 30) <= bar.start.time() < session_bounds(before, False)[1].time()]
+        factors[dividend.ex_date] = 1 - dividend.amount / regular[-1].close
+
+    def adjust(bar: SimBar) -> SimBar:
+        day = bar.start.date()
+        splits_since = split_multiple(symbol, day, as_of)
+        dividend_factor = math.prod((factor for ex_date, factor in factors.items() if day < ex_date), start=Decimal(1))
+        prices = (price / splits_since * dividend_factor for price in (bar.open, bar.high, bar.low, bar.close))
+        return SimBar(bar.start, *(price.quantize(TICK) for price in prices), bar.volume * splits_since)
+
+    return [adjust(bar) for bar in bars]
 
 
 def month_available(symbol: str, month: str, until: datetime) -> bool:

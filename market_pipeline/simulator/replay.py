@@ -1,10 +1,12 @@
 """Replays trading days of the fetch step against the simulator on a virtual clock.
 
-The DAG's own fetch step (`ingest.fetch_and_publish`) runs every 90 simulated
-seconds with the real client over HTTP, the real planner and the same ledger
-rules; only the ledger's storage (memory instead of an Airflow Variable) and
-the publisher (a list instead of Kafka) are local.  Each day reports the
-requests made (per UTC quota day), the throttled answers, and the bars of the
+The DAG's own fetch step (`fetch.live.fetch_and_publish`) runs every 90 simulated
+seconds, and the corporate actions check (`fetch.corporate_actions`) on its
+DAG's schedule, with the real client over HTTP, the real planner and the same
+ledger rules; only the ledger's storage (memory instead of an Airflow Variable),
+the publisher (a list instead of Kafka) and the actions' store (a list) are
+local.  Each day reports the requests made (per UTC quota day), those for
+corporate actions among them, the throttled answers, and the bars of the
 session that never arrived, regular and extended hours apart.
 
 Used by the simulated-days test and the benchmark's quota figures.
@@ -21,6 +23,7 @@ from datetime import date, datetime, timedelta
 
 from market_pipeline.bars import Bar
 from market_pipeline.fetch.alphavantage import AlphaVantageClient
+from market_pipeline.fetch.corporate_actions import CHECK_EVERY, SymbolActions, check_corporate_actions
 from market_pipeline.fetch.live import MemoryLedgerStore, fetch_and_publish
 from market_pipeline.pipeline_config import PipelineConfig
 from market_pipeline.settings import BARS_TOPIC
@@ -37,13 +40,15 @@ class DayReport:
     day: date
     trading: bool
     calls: int  # requests sent during this UTC day
+    action_calls: int  # of which SPLITS and DIVIDENDS
     throttled: int
     missing_regular: int  # summed over the watchlist
     missing_extended: int
 
     def line(self) -> str:
         kind = "session" if self.trading else "closed "
-        return (f"{self.day} {self.day:%a} {kind} calls={self.calls:<5} throttled={self.throttled} "
+        return (f"{self.day} {self.day:%a} {kind} calls={self.calls:<5} (actions {self.action_calls}) "
+                f"throttled={self.throttled} "
                 f"missing_regular={self.missing_regular} missing_extended={self.missing_extended}")
 
 
@@ -59,28 +64,42 @@ def _serving(simulator: AlphaVantageSimulator) -> Iterator[str]:
         server.server_close()
 
 
-def replay_days(config: PipelineConfig, options: SimulatorOptions, first: date, last: date) -> list[DayReport]:
-    """Run the fetch every 90 s from `first` 00:00 US/Eastern until `last` ends, on a frozen clock
-    that only pacing sleeps and the 90-second steps move."""
+def replay_days(
+    config: PipelineConfig, options: SimulatorOptions, first: date, last: date,
+    actions: list[SymbolActions] | None = None,
+) -> list[DayReport]:
+    """Run the fetch every 90 s and the actions check every 6 h from `first` 00:00 US/Eastern
+    until `last` ends, on a frozen clock that only pacing sleeps and the steps move; the actions
+    fetched are appended to `actions`."""
     clock = SimClock(datetime.combine(first, datetime.min.time(), EASTERN), speed=0)
     simulator = AlphaVantageSimulator(clock, options)
     end = datetime.combine(last + timedelta(days=1), datetime.min.time(), EASTERN)
     store = MemoryLedgerStore()
     published: list = []
+    recorded = actions if actions is not None else []
     calls_per_day: Counter[date] = Counter()
+    action_calls_per_day: Counter[date] = Counter()
     throttled_per_day: Counter[date] = Counter()
     with _serving(simulator) as base_url:
         def connect(observer):
             return AlphaVantageClient(base_url, REPLAY_KEY, entitlement=config.entitlement, observer=observer,
                                       max_attempts=1)
 
-        tick = clock.now()
+        def sleep(seconds: float) -> None:
+            clock.advance(timedelta(seconds=seconds))
+
+        tick = next_actions_check = clock.now()
         while tick < end:
             clock.set(tick)
             served, throttled = simulator.requests_served, simulator.throttled_answers
+            if tick >= next_actions_check:
+                check_corporate_actions(connect, store, lambda found: recorded.append(found) or True, config,
+                                        now=clock.now, sleep=sleep)
+                action_calls_per_day[tick.date()] += simulator.requests_served - served
+                next_actions_check += CHECK_EVERY
             fetch_and_publish(
                 connect, store, lambda messages: published.extend(messages) or len(messages), config,
-                now=clock.now, sleep=lambda seconds: clock.advance(timedelta(seconds=seconds)),
+                now=clock.now, sleep=sleep,
             )
             calls_per_day[tick.date()] += simulator.requests_served - served
             throttled_per_day[tick.date()] += simulator.throttled_answers - throttled
@@ -99,7 +118,8 @@ def replay_days(config: PipelineConfig, options: SimulatorOptions, first: date, 
                 for bar in market.day_bars(symbol, config.interval, day, config.extended_hours):
                     if (symbol, bar.start) not in bar_times:
                         missing["regular" if regular_start <= bar.start < regular_end else "extended"] += 1
-        reports.append(DayReport(day, day in sessions, calls_per_day[day], throttled_per_day[day],
+        reports.append(DayReport(day, day in sessions, calls_per_day[day], action_calls_per_day[day],
+                                 throttled_per_day[day],
                                  missing["regular"], missing["extended"]))
         day += timedelta(days=1)
     return reports

@@ -1,7 +1,8 @@
 """A local stand-in for the Alpha Vantage API (this machine has no internet).
 
-Answers GET /query like https://www.alphavantage.co/query: TIME_SERIES_INTRADAY,
-TIME_SERIES_DAILY and GLOBAL_QUOTE in JSON or CSV, with the real API's keys,
+Answers GET /query like https://www.alphavantage.co/query: TIME_SERIES_INTRADAY (adjusted for
+splits and dividends as of the simulated clock unless `adjusted=false`), TIME_SERIES_DAILY and
+GLOBAL_QUOTE in JSON or CSV, SPLITS and DIVIDENDS in JSON, with the real API's keys,
 US/Eastern timestamps and its failure replies (HTTP 200 and one key), including
 per-second, per-minute and per-day limits counted per key.  Switches turn on an
 invalid key, premium-only answers and unknown symbols, so every reply class the
@@ -165,6 +166,8 @@ class AlphaVantageSimulator:
             "TIME_SERIES_INTRADAY": self._intraday,
             "TIME_SERIES_DAILY": self._daily,
             "GLOBAL_QUOTE": self._global_quote,
+            "SPLITS": self._splits,
+            "DIVIDENDS": self._dividends,
         }.get(function)
         invalid = {"Error Message": MSG_INVALID_CALL.format(function=function or "the requested function")}
         if handler is None:
@@ -212,6 +215,9 @@ class AlphaVantageSimulator:
         extended = params.get("extended_hours", "true").lower() != "false"
         bars = market.intraday_bars(symbol, interval, horizon, extended_hours=extended, month=month,
                                     outputsize="full" if month else outputsize)
+        if params.get("adjusted", "true").lower() != "false":
+            as_of = self.clock.now().astimezone(market.EASTERN).date()
+            bars = market.adjusted_bars(symbol, interval, bars, as_of, extended_hours=extended)
         rows = [(bar.start.strftime("%Y-%m-%d %H:%M:%S"), bar) for bar in bars]
         if params.get("datatype") == "csv":
             return _csv(rows)
@@ -274,6 +280,25 @@ class AlphaVantageSimulator:
             return header + "\r\n" + ",".join(quote.values()) + "\r\n"
         delayed = params.get("entitlement") == "delayed"
         return {DELAYED_QUOTE_KEY if delayed else "Global Quote": quote}
+
+
+    def _splits(self, symbol: str, params: dict[str, str], invalid: dict, horizon: datetime) -> dict:
+        """The splits effective by the simulated day, newest first (the API lists them so)."""
+        today = self.clock.now().astimezone(market.EASTERN).date()
+        return {"symbol": symbol, "data": [
+            {"effective_date": day.isoformat(), "split_factor": f"{ratio:.4f}"}
+            for day, ratio in reversed(market.splits(symbol, today))
+        ]}
+
+    def _dividends(self, symbol: str, params: dict[str, str], invalid: dict, horizon: datetime) -> dict:
+        """The dividends gone ex by the simulated day, newest first."""
+        today = self.clock.now().astimezone(market.EASTERN).date()
+        return {"symbol": symbol, "data": [
+            {"ex_dividend_date": d.ex_date.isoformat(), "declaration_date": d.declaration_date.isoformat(),
+             "record_date": d.record_date.isoformat(), "payment_date": d.payment_date.isoformat(),
+             "amount": str(d.amount)}
+            for d in reversed(market.dividends(symbol, today))
+        ]}
 
 
 def _ohlcv(bar: market.SimBar) -> dict[str, str]:

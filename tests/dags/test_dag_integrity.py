@@ -12,6 +12,7 @@ EXPECTED_TASKS = {
     "market_bars_pipeline": {"fetch_bars", "drain_to_warehouse"},
     "market_bars_history": {"fetch_history_month", "check_backlog", "drain_to_warehouse"},
     "market_freshness_watchdog": {"check_freshness"},
+    "market_corporate_actions": {"check_corporate_actions"},
 }
 
 
@@ -61,7 +62,9 @@ def test_live_and_watchdog_runs_time_out_and_a_deadline_alert_warns_first(dagbag
 
 def test_should_serialise_api_calls_and_drains_through_one_slot_pools(dagbag):
     pipeline, history = dagbag.dags["market_bars_pipeline"], dagbag.dags["market_bars_history"]
-    assert pipeline.get_task("fetch_bars").pool == history.get_task("fetch_history_month").pool == "alphavantage_api"
+    actions = dagbag.dags["market_corporate_actions"].get_task("check_corporate_actions")
+    assert pipeline.get_task("fetch_bars").pool == history.get_task("fetch_history_month").pool \
+        == actions.pool == "alphavantage_api"
     for dag, backlog_check in ((pipeline, "fetch_bars"), (history, "check_backlog")):
         assert dag.get_task("drain_to_warehouse").pool == "warehouse_drain"
         assert dag.get_task("drain_to_warehouse").upstream_task_ids == {backlog_check}

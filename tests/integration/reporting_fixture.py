@@ -49,13 +49,17 @@ def avg_bars():
 def load_bars(uri: str) -> None:
     """An empty warehouse holding the TST and AVG bars, reporting views refreshed."""
     warehouse.recreate(uri)
-    rows = [("TST", utc(t), o, h, lo, c, v) for t, o, h, lo, c, v in TST_BARS] + list(avg_bars())
+    copy_bars(uri, [("TST", utc(t), o, h, lo, c, v) for t, o, h, lo, c, v in TST_BARS] + list(avg_bars()))
+    warehouse.refresh_reporting(uri)
+
+
+def copy_bars(uri: str, rows: list[tuple]) -> None:
+    """Write (symbol, start UTC, open, high, low, close, volume) rows as 5-minute bars."""
     with warehouse.transaction(uri) as conn:
         with conn.cursor().copy("COPY market.bars (symbol, interval, bar_time, open, high, low, close, volume,"
                                 " fetched_at, source_topic, source_partition, source_offset) FROM STDIN") as copy:
             for offset, (symbol, start, o, h, lo, c, v) in enumerate(rows):
                 copy.write_row((symbol, "5min", start, o, h, lo, c, v, start, "fixture", 0, offset))
-    warehouse.refresh_reporting(uri)
 
 
 def watchlist_config(*symbols: str) -> PipelineConfig:

@@ -1,6 +1,8 @@
 """Every answer class of the Alpha Vantage API, through the real client and HTTP against the simulator."""
 
 import json
+from datetime import date
+from decimal import Decimal
 
 import pytest
 import requests
@@ -18,7 +20,9 @@ from market_pipeline.fetch.alphavantage import (
     ServerError,
     classify_message,
     decode_reply,
+    parse_dividends,
     parse_series,
+    parse_splits,
 )
 from market_pipeline.simulator import server as sim
 from tests.conftest import TEST_API_KEY
@@ -162,3 +166,69 @@ def test_simulator_csv_has_the_api_header(simulator):
     assert json.loads(requests.get(simulator.base_url, params={
         "function": "TIME_SERIES_INTRADAY", "symbol": "MSFT", "interval": "5min",
         "apikey": TEST_API_KEY}, timeout=10).text)["Meta Data"]["6. Time Zone"] == "US/Eastern"
+
+
+# Alpha Vantage's documented SPLITS and DIVIDENDS replies (https://www.alphavantage.co/documentation/#splits,
+# #dividends): the symbol and a list of rows, amounts and factors as strings, unknown dates as "None".
+SPLITS_REPLY = {"symbol": "TSLA", "data": [{"effective_date": "2022-08-25", "split_factor": "3.0000"},
+                                           {"effective_date": "2020-08-31", "split_factor": "5.0000"}]}
+DIVIDENDS_REPLY = {"symbol": "IBM", "data": [
+    {"ex_dividend_date": "2024-11-12", "declaration_date": "2024-10-29", "record_date": "2024-11-12",
+     "payment_date": "2024-12-10", "amount": "1.67"},
+    {"ex_dividend_date": "1962-05-01", "declaration_date": "None", "record_date": "None",
+     "payment_date": "None", "amount": "0.0015"}]}
+
+
+def test_should_parse_the_documented_splits_and_dividends_replies_oldest_first():
+    assert [(s.symbol, s.effective_date, s.split_factor) for s in parse_splits(SPLITS_REPLY, "tsla")] == [
+        ("TSLA", date(2020, 8, 31), Decimal("5")), ("TSLA", date(2022, 8, 25), Decimal("3"))]
+    oldest, newest = parse_dividends(DIVIDENDS_REPLY, "IBM")
+    assert (oldest.ex_dividend_date, oldest.amount, oldest.declaration_date) == (date(1962, 5, 1), Decimal("0.0015"),
+                                                                                 None)
+    assert (newest.payment_date, newest.amount) == (date(2024, 12, 10), Decimal("1.67"))
+    assert parse_splits({"symbol": "MSFT", "data": []}, "MSFT") == [], "no split is an answer, not an error"
+
+
+def test_should_fetch_splits_and_dividends_through_the_observer(simulator):
+    observer = RecordingObserver()
+    client = client_for(simulator, observer=observer)
+    assert [s.effective_date for s in client.splits("TSLA")] == [date(2020, 8, 31), date(2022, 8, 25)]
+    assert all(d.amount > 0 for d in client.dividends("MSFT"))
+    assert [(function, params["symbol"]) for function, params in observer.sent] == [("SPLITS", "TSLA"),
+                                                                                    ("DIVIDENDS", "MSFT")]
+    assert [(o.function, o.outcome) for o in observer.outcomes] == [("SPLITS", "ok"), ("DIVIDENDS", "ok")]
+
+
+@pytest.mark.parametrize("function", ["splits", "dividends"])
+def test_corporate_action_replies_fail_in_the_same_classes_as_bars(simulator, function):
+    options = simulator.simulator.options
+    options.throttle_next = 10
+    with pytest.raises(RateLimited):
+        getattr(client_for(simulator, max_attempts=2), function)("TSLA")
+    options.throttle_next = 0
+    with pytest.raises(InvalidApiKey):
+        getattr(client_for(simulator, key=""), function)("TSLA")
+    with pytest.raises(InvalidCall):
+        getattr(client_for(simulator), function)("NOSUCH")
+    options.per_day = 0
+    with pytest.raises(DailyLimitReached):
+        getattr(client_for(simulator), function)("TSLA")
+
+
+@pytest.mark.parametrize(
+    ("parse", "payload", "error", "text"),
+    [
+        (parse_splits, {"symbol": "MSFT", "data": []}, ReplyMismatch, "reply is for MSFT"),
+        (parse_splits, {"symbol": "TSLA", "information": "x"}, MalformedReply, "no 'data' list"),
+        (parse_splits, {"symbol": "TSLA", "data": [{"effective_date": "31/08/2020", "split_factor": "5"}]},
+         MalformedReply, "not a date"),
+        (parse_splits, {"symbol": "TSLA", "data": [{"effective_date": "2020-08-31", "split_factor": "0"}]},
+         MalformedReply, "out of range"),
+        (parse_dividends, {"symbol": "TSLA", "data": [{"ex_dividend_date": "2020-08-31", "amount": "n/a"}]},
+         MalformedReply, "not a number"),
+        (parse_dividends, {"symbol": "TSLA", "data": ["2020-08-31"]}, MalformedReply, "no 'data' list"),
+    ],
+)
+def test_should_reject_corporate_action_replies_that_are_not_the_documented_shape(parse, payload, error, text):
+    with pytest.raises(error, match=text):
+        parse(payload, "TSLA")

@@ -130,3 +130,23 @@ def test_progress_counts_the_months_between_the_first_and_the_last_loaded():
     months = {"MSFT": {"2024-06": load, "2024-08": load}, "TSLA": {"2024-07": load}}
     assert history_progress(months, ["MSFT", "TSLA"]) == "3 of 6 symbol-months loaded from 2024-06 to 2024-08"
     assert history_progress({}, ["MSFT"]) == "no history loaded yet"
+
+
+def test_history_asks_for_bars_as_traded_and_loads_again_a_month_stored_adjusted(simulator):
+    """A month loaded before the project asked for adjusted=false holds adjusted prices (the
+    ledger's record has no as_traded): the next run of its month loads it again, as traded."""
+    store = MemoryLedgerStore()
+    config = CONFIG.model_copy(update={"watchlist": ["TSLA"]})
+    summary, published = load(simulator, store, "2020-08", config=config)
+    traded = {bar.bar_time: bar.close for bar in (Bar.model_validate_json(m.value) for m in published)}
+    last_before_split = market.day_bars("TSLA", "5min", datetime(2020, 8, 28).date(), True)[-1]
+    assert traded[last_before_split.start.astimezone(UTC)] == last_before_split.close, "as traded, not / 15"
+    assert store.load().symbol("TSLA").months["2020-08"].as_traded
+
+    ledger = store.load()
+    ledger.symbol("TSLA").months["2020-08"] = ledger.symbol("TSLA").months["2020-08"].model_copy(
+        update={"as_traded": False})
+    store.save(ledger)
+    summary, _ = load(simulator, store, "2020-08", config=config)
+    assert summary.loaded == ["TSLA"] and summary.calls == 1
+    assert store.load().symbol("TSLA").months["2020-08"].as_traded

@@ -3,8 +3,9 @@
 Tuesday 2026-11-24 to Saturday 2026-11-28: two full sessions, Thanksgiving
 (closed) and its half day (13:00 close, post-market to 17:00).  Each plan's
 key has the limits and entitlement the simulator enforces; the fetch runs
-every 90 s.  Every plan must stay within its limits, be throttled never, and
-miss no bar, regular or extended hours.
+every 90 s, the corporate actions check every 6 h.  Every plan must stay
+within its limits with the actions' requests included, be throttled never,
+miss no bar, regular or extended hours, and check every symbol's actions.
 """
 
 from datetime import date
@@ -37,7 +38,8 @@ def test_plan_stays_within_limits_unthrottled_and_misses_no_bar(plan, capsys):
     )
     options = SimulatorOptions(per_second=int(quota.per_second), per_minute=quota.per_minute,
                                per_day=quota.per_day, key_entitlement=entitlement)
-    reports = replay_days(config, options, FIRST, LAST)
+    actions = []
+    reports = replay_days(config, options, FIRST, LAST, actions)
     with capsys.disabled():
         print(f"\nsimulated days, {plan} (entitlement={entitlement}, per_day={quota.per_day}, "
               f"per_minute={quota.per_minute}):")
@@ -49,3 +51,8 @@ def test_plan_stays_within_limits_unthrottled_and_misses_no_bar(plan, capsys):
     assert all(report.missing_regular == 0 and report.missing_extended == 0 for report in reports)
     if quota.per_day is not None:
         assert all(report.calls <= quota.per_day for report in reports)
+    assert sorted(found.symbol for found in actions) == ["GOOGL", "MSFT", "TSLA"], "each symbol once in the week"
+    assert sum(report.action_calls for report in reports) == 6
+    tsla = next(found for found in actions if found.symbol == "TSLA")
+    assert [(split.effective_date.isoformat(), split.split_factor) for split in tsla.splits] == [
+        ("2020-08-31", 5), ("2022-08-25", 3)]

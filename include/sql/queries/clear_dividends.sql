@@ -1,0 +1,1 @@
+DELETE FROM market.dividends WHERE symbol = %(symbol)s

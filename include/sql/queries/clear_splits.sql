@@ -1,0 +1,1 @@
+DELETE FROM market.splits WHERE symbol = %(symbol)s

@@ -1,0 +1,60 @@
+"""The corporate actions check: weekly per symbol, paid from what history may spend, an unusable
+reply failing only its symbol."""
+
+from datetime import timedelta
+
+import pytest
+
+from market_pipeline.fetch.alphavantage import AlphaVantageClient
+from market_pipeline.fetch.corporate_actions import check_corporate_actions
+from market_pipeline.fetch.live import FetchIncomplete, MemoryLedgerStore
+from market_pipeline.pipeline_config import PipelineConfig, QuotaConfig
+from tests.conftest import TEST_API_KEY
+
+
+def config(per_day: int | None = 25) -> PipelineConfig:
+    return PipelineConfig(
+        watchlist=["TSLA", "MSFT", "GOOGL"], interval="5min", outputsize="compact", extended_hours=True,
+        entitlement="none", fetch_when_closed=False, max_offsets_per_trigger=1000,
+        quota=QuotaConfig(per_day=per_day, per_minute=None, per_second=1000))
+
+
+def check(simulator, store, recorded, *, per_day=25):
+    return check_corporate_actions(
+        lambda observer: AlphaVantageClient(simulator.base_url, TEST_API_KEY, observer=observer, max_attempts=1),
+        store, lambda actions: recorded.append(actions) or True, config(per_day),
+        now=simulator.simulator.clock.now, sleep=lambda seconds: None)
+
+
+def test_each_symbol_is_checked_once_a_week_with_two_requests(simulator):
+    store, recorded = MemoryLedgerStore(), []
+    summary = check(simulator, store, recorded)
+    assert summary.checked == ["TSLA", "MSFT", "GOOGL"] and summary.calls == 6 == simulator.simulator.requests_served
+    assert {actions.symbol: len(actions.dividends) > 0 for actions in recorded} == {
+        "TSLA": False, "MSFT": True, "GOOGL": False}
+    assert all(store.load().symbol(symbol).actions_checked_at for symbol in summary.checked)
+
+    simulator.simulator.clock.advance(timedelta(days=6))
+    assert check(simulator, store, recorded).calls == 0, "checked within the week"
+    simulator.simulator.clock.advance(timedelta(days=1, minutes=1))
+    assert check(simulator, store, recorded).checked == ["TSLA", "MSFT", "GOOGL"]
+
+
+def test_the_check_spends_only_what_history_may_and_leaves_the_rest_for_the_next_run(simulator):
+    store, recorded = MemoryLedgerStore(), []
+    # 8 a day, three kept for the live fetch: five for history and actions, so two symbols now.
+    summary = check(simulator, store, recorded, per_day=8)
+    assert summary.checked == ["TSLA", "MSFT"] and summary.calls == 4 and store.load().calls_today == 4
+    simulator.simulator.clock.advance(timedelta(days=1))
+    assert check(simulator, store, recorded, per_day=8).checked == ["GOOGL"], "the stalest next"
+
+
+def test_an_unusable_reply_fails_its_symbol_only_and_keeps_it_due(simulator):
+    store, recorded = MemoryLedgerStore(), []
+    simulator.simulator.options.unknown_symbols = {"MSFT"}
+    with pytest.raises(FetchIncomplete, match="MSFT"):
+        check(simulator, store, recorded)
+    assert [actions.symbol for actions in recorded] == ["TSLA", "GOOGL"]
+    assert store.load().symbol("MSFT").actions_checked_at is None
+    simulator.simulator.options.unknown_symbols = set()
+    assert check(simulator, store, recorded).checked == ["MSFT"]
