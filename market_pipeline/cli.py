@@ -18,10 +18,12 @@ import argparse
 import json
 import logging
 import sys
+from datetime import date
 from pathlib import Path
 
 from market_pipeline import kafka_io, warehouse
 from market_pipeline.in_airflow import connections
+from market_pipeline.reporting.price_basis import PriceBasis
 from market_pipeline.settings import CONFIG_DIR, FETCH_SUMMARY_XCOM_KEY, VARIABLES_FILE
 
 
@@ -108,7 +110,8 @@ def chart(args: argparse.Namespace) -> None:
     from market_pipeline.reporting.chart_export import write_recent_prices_png
     from market_pipeline.settings import READER_CONN_ID
 
-    drawn = write_recent_prices_png(connections.warehouse_uri(READER_CONN_ID), args.output, args.sessions)
+    drawn = write_recent_prices_png(connections.warehouse_uri(READER_CONN_ID), args.output, args.sessions,
+                                    args.basis, symbols=args.symbol, through=args.through)
     for symbol, (sessions, bars) in drawn.items():
         print(f"{symbol:<7} {sessions} sessions, {bars} bars")
     print(f"wrote {args.output} (read as {READER_CONN_ID})")
@@ -133,6 +136,10 @@ def main() -> None:
     picture = commands.add_parser("chart", help="write a PNG of recent prices per symbol")
     picture.add_argument("--output", type=Path, default=Path("market-prices.png"))
     picture.add_argument("--sessions", type=int, default=5, help="how many of each symbol's latest sessions")
+    picture.add_argument("--basis", type=PriceBasis, nargs="+", default=[PriceBasis.ADJUSTED],
+                         choices=list(PriceBasis), help="the prices drawn: split-adjusted (default), as traded, or both")
+    picture.add_argument("--symbol", action="append", help="only this symbol (repeatable)")
+    picture.add_argument("--through", type=date.fromisoformat, help="the last session drawn (default: the latest)")
     picture.set_defaults(handler=chart)
     args = parser.parse_args()
     args.handler(args)

@@ -23,6 +23,7 @@ from plotly.subplots import make_subplots
 
 from market_pipeline import warehouse
 from market_pipeline.in_airflow import connections
+from market_pipeline.reporting.price_basis import PriceBasis
 from market_pipeline.settings import READER_CONN_ID
 from market_pipeline.trading_calendar import EASTERN, trading_days
 
@@ -55,13 +56,15 @@ class ChartRange:
     symbol: str
     start: date
     end: date
+    basis: PriceBasis = PriceBasis.ADJUSTED
 
     @property
     def intraday(self) -> bool:
         return (self.end - self.start).days < INTRADAY_MAX_DAYS
 
 
-def chart_range(symbols: list[dict], symbol: str | None, start: date | None, end: date | None) -> ChartRange | None:
+def chart_range(symbols: list[dict], symbol: str | None, start: date | None, end: date | None,
+                basis: PriceBasis = PriceBasis.ADJUSTED) -> ChartRange | None:
     """The range asked for, defaulting to the first symbol and the days up to its newest bar."""
     known = {row["symbol"]: row for row in symbols}
     if not known:
@@ -73,7 +76,7 @@ def chart_range(symbols: list[dict], symbol: str | None, start: date | None, end
     start = start or end - timedelta(days=DEFAULT_RANGE_DAYS)
     if start > end:
         raise HTTPException(422, f"the range starts ({start}) after it ends ({end})")
-    return ChartRange(symbol, start, end)
+    return ChartRange(symbol, start, end, basis)
 
 
 def price_rows(uri: str, chart: ChartRange) -> list[dict]:
@@ -87,19 +90,26 @@ def price_rows(uri: str, chart: ChartRange) -> list[dict]:
 
 
 def price_figure(chart: ChartRange, rows: list[dict]) -> go.Figure:
-    """Candles with their moving averages above, volume below, on one time axis."""
+    """Candles on the chart's basis, volume below, on one time axis; on the split-adjusted basis
+    the moving averages above (they are averages of adjusted closes, so they would cross a split
+    in a cliff drawn over traded candles)."""
     times = [row["bar_time_et"] if chart.intraday else row["session_date"] for row in rows]
-    averages = ("ma_20", "ma_50") if chart.intraday else ("ma_20d", "ma_50d", "ma_200d")
+
+    def series(name: str) -> list:
+        return [row[chart.basis.column(name)] for row in rows]
+
     figure = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.72, 0.28], vertical_spacing=0.04)
-    figure.add_trace(go.Candlestick(x=times, open=[r["open"] for r in rows], high=[r["high"] for r in rows],
-                                    low=[r["low"] for r in rows], close=[r["close"] for r in rows],
-                                    name=chart.symbol), row=1, col=1)
-    for column in averages:
-        figure.add_trace(go.Scatter(x=times, y=[r[column] for r in rows], mode="lines", line={"width": 1},
-                                    name=column.replace("ma_", "MA ").replace("d", " days")
-                                    if not chart.intraday else column.replace("ma_", "MA ") + " bars"),
-                         row=1, col=1)
-    figure.add_trace(go.Bar(x=times, y=[r["volume"] for r in rows], name="volume", marker={"color": "#8294a5"}),
+    figure.add_trace(go.Candlestick(x=times, open=series("open"), high=series("high"), low=series("low"),
+                                    close=series("close"), name=f"{chart.symbol} ({chart.basis.label})"),
+                     row=1, col=1)
+    if chart.basis is PriceBasis.ADJUSTED:
+        averages = ("ma_20", "ma_50") if chart.intraday else ("ma_20d", "ma_50d", "ma_200d")
+        for column in averages:
+            figure.add_trace(go.Scatter(x=times, y=[r[column] for r in rows], mode="lines", line={"width": 1},
+                                        name=column.replace("ma_", "MA ").replace("d", " days")
+                                        if not chart.intraday else column.replace("ma_", "MA ") + " bars"),
+                             row=1, col=1)
+    figure.add_trace(go.Bar(x=times, y=series("volume"), name="volume", marker={"color": "#8294a5"}),
                      row=2, col=1)
     # No empty weekends, holidays or (intraday) nights between sessions.
     sessions = set(trading_days(chart.start, chart.end))
@@ -111,14 +121,15 @@ def price_figure(chart: ChartRange, rows: list[dict]) -> go.Figure:
     figure.update_xaxes(rangebreaks=breaks)
     figure.update_layout(height=560, margin={"l": 50, "r": 20, "t": 30, "b": 30}, xaxis_rangeslider_visible=False,
                          legend={"orientation": "h", "y": 1.06}, template="plotly_white")
-    figure.update_yaxes(title_text="price (USD)", row=1, col=1)
+    figure.update_yaxes(title_text=f"price (USD, {chart.basis.label})", row=1, col=1)
     figure.update_yaxes(title_text="volume", row=2, col=1)
     return figure
 
 
-def render_page(uri: str, symbol: str | None, start: date | None, end: date | None) -> str:
+def render_page(uri: str, symbol: str | None, start: date | None, end: date | None,
+                basis: PriceBasis = PriceBasis.ADJUSTED) -> str:
     symbols = warehouse.read(uri, "reporting_symbols")
-    chart = chart_range(symbols, symbol, start, end)
+    chart = chart_range(symbols, symbol, start, end, basis)
     figure_html = None
     if chart:
         rows = price_rows(uri, chart)
@@ -127,7 +138,7 @@ def render_page(uri: str, symbol: str | None, start: date | None, end: date | No
                                                             div_id="price-chart")
     quota = warehouse.read(uri, "reporting_quota_today")
     return templates.get_template("market_page.html").render(
-        symbols=[row["symbol"] for row in symbols], chart=chart, figure_html=figure_html,
+        symbols=[row["symbol"] for row in symbols], chart=chart, figure_html=figure_html, bases=list(PriceBasis),
         intraday_max_days=INTRADAY_MAX_DAYS,
         freshness=warehouse.read(uri, "reporting_freshness"),
         quota=quota[0] if quota else None,
@@ -156,8 +167,9 @@ def create_app() -> FastAPI:
         return Response(exc.detail, status_code=exc.status_code, media_type="text/plain")
 
     @app.get("/", response_class=HTMLResponse)
-    def market_page(symbol: str | None = None, start: date | None = None, end: date | None = None) -> str:
-        return render_page(reader_uri(), symbol, start, end)
+    def market_page(symbol: str | None = None, start: date | None = None, end: date | None = None,
+                    basis: PriceBasis = PriceBasis.ADJUSTED) -> str:
+        return render_page(reader_uri(), symbol, start, end, basis)
 
     @app.get("/plotly.min.js")
     def plotly_js() -> Response:

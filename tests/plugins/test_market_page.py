@@ -120,8 +120,9 @@ def test_logged_in_the_page_shows_the_chart_and_the_figures_inside_the_airflow_u
     page.goto(f"{page_server}/plugin/market-data")  # the UI's own route for the navigation entry
     market = page.frame_locator("iframe")
     expect(market.locator("#price-chart .main-svg").first).to_be_visible(timeout=30_000)  # drawn by plotly.js
-    # By default: the first symbol, the five days up to its newest bar (AVG's is on 2026-11-30).
-    expect(market.locator("h2").first).to_contain_text("AVG, 2026-11-25 to 2026-11-30 (intraday bars)")
+    # By default: the first symbol, the five days up to its newest bar (AVG's is on 2026-11-30), split-adjusted.
+    expect(market.locator("h2").first).to_contain_text(
+        "AVG, 2026-11-25 to 2026-11-30, split-adjusted to the latest basis (intraday bars)")
     expect(market.locator("#quota-tile")).to_contain_text("3 / 25")
     expect(market.locator("#quota-tile")).to_contain_text("22 left")
     expect(market.locator("#lag-tile")).to_contain_text("42")
@@ -136,4 +137,11 @@ def test_logged_in_the_page_shows_the_chart_and_the_figures_inside_the_airflow_u
     expect(page.locator("h2").first).to_contain_text("daily candles")
     expect(page.locator("#price-chart .legendtext", has_text="MA 200 days")).to_have_count(1)
     print(f"screenshot: {screenshot(page, 'market-page-daily')}")
+
+    # The basis is the form's choice and is named on the chart.
+    page.select_option("select[name=basis]", "traded")
+    page.click("button[type=submit]")
+    expect(page.locator("h2").first).to_contain_text("as traded (daily candles")
+    expect(page.locator("#price-chart .ytitle", has_text="price (USD, as traded)")).to_have_count(1)
+    expect(page.locator("#price-chart .legendtext", has_text="MA 200 days")).to_have_count(0)
     page.close()
