@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 from market_pipeline import kafka_io, warehouse
+from market_pipeline.fetch.alphavantage import AlphaVantageClient
 from market_pipeline.fetch.quota import Ledger
 from market_pipeline.in_airflow.airflow_api import AirflowApi
 from market_pipeline.in_airflow.params import RunTarget
@@ -44,6 +45,11 @@ class Sandbox:
     api_key: str
     warehouse_uri: str
     target: RunTarget
+    api_url: str  # the simulator's /query, as the sandbox's API connection names it
+
+    def client(self) -> AlphaVantageClient:
+        """A client of the sandbox's simulator with its key: what the DAGs' fetches see."""
+        return AlphaVantageClient(self.api_url, self.api_key)
 
     def config(self) -> dict:
         return json.loads(self.api.call("GET", f"variables/{self.target.config_variable}")["value"])
@@ -82,9 +88,9 @@ def sandbox(api: AirflowApi, kafka_bootstrap: str, warehouse_uri: str, *, start:
     live_config = json.loads(api.call("GET", f"variables/{CONFIG_VARIABLE}")["value"])
     api.call("POST", "variables", json={"key": target.config_variable,
                                         "value": json.dumps({**live_config, **config_changes})})
+    api_url = f"http://127.0.0.1:{server.server_address[1]}/query"
     api.call("POST", "connections", json={
-        "connection_id": target.alphavantage_conn_id, "conn_type": "http",
-        "host": f"http://127.0.0.1:{server.server_address[1]}/query", "password": api_key})
+        "connection_id": target.alphavantage_conn_id, "conn_type": "http", "host": api_url, "password": api_key})
     db = urlsplit(warehouse_uri)
     api.call("POST", "connections", json={
         "connection_id": target.warehouse_conn_id, "conn_type": "postgres", "host": db.hostname, "port": db.port,
@@ -94,7 +100,7 @@ def sandbox(api: AirflowApi, kafka_bootstrap: str, warehouse_uri: str, *, start:
     simulator.clock = SimClock(start)
     target = target.model_copy(update={"clock_offset_seconds": (start - datetime.now(UTC)).total_seconds()})
     try:
-        yield Sandbox(api, simulator, api_key, warehouse_uri, target)
+        yield Sandbox(api, simulator, api_key, warehouse_uri, target, api_url)
     finally:
         for conn_id in (target.alphavantage_conn_id, target.warehouse_conn_id):
             api.request("DELETE", f"connections/{conn_id}")

@@ -137,7 +137,8 @@ def main() -> None:
     picture.add_argument("--output", type=Path, default=Path("market-prices.png"))
     picture.add_argument("--sessions", type=int, default=5, help="how many of each symbol's latest sessions")
     picture.add_argument("--basis", type=PriceBasis, nargs="+", default=[PriceBasis.ADJUSTED],
-                         choices=list(PriceBasis), help="the prices drawn: split-adjusted (default), as traded, or both")
+                         choices=list(PriceBasis),
+                         help="the prices drawn, one line each: adjusted (split-adjusted, the default), traded")
     picture.add_argument("--symbol", action="append", help="only this symbol (repeatable)")
     picture.add_argument("--through", type=date.fromisoformat, help="the last session drawn (default: the latest)")
     picture.set_defaults(handler=chart)

@@ -2,13 +2,12 @@
 Kafka, Spark and Postgres, in sandboxes (`harness.sandbox.sandbox`) whose simulator
 runs on a virtual clock."""
 
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 import pytest
 
+from harness.backfills import HISTORY, backfill, forget_runs, start_backfill, wait_for_backfill
 from harness.sandbox import airflow_with, run_dag, sandbox
-from harness.waits import wait_for
 from harness.warehouse import fetch_all
 from market_pipeline.in_airflow.airflow_api import AirflowApi
 from market_pipeline.simulator import SimulatorOptions, market
@@ -16,7 +15,6 @@ from market_pipeline.trading_calendar import month_days
 from tests.conftest import TRADING_MORNING
 
 pytestmark = [pytest.mark.integration, pytest.mark.history_dag]
-HISTORY = "market_bars_history"
 LIVE = "market_bars_pipeline"
 WATCHLIST = ["TSLA", "MSFT", "GOOGL"]
 FIRST_QUARTER_2024 = ("2024-01-01", "2024-03-31")
@@ -29,53 +27,6 @@ def api() -> AirflowApi:
     api.unpause(LIVE)  # before any test may read its paused flag to restore it: see tests/conftest.py
     yield api
     api.pause(HISTORY)  # the live DAG stays unpaused: other groups' runs may be queued on it
-
-
-@dataclass(frozen=True)
-class Backfill:
-    id: int
-    first: str
-    last: str
-
-
-def forget_runs(api: AirflowApi, first: str, last: str) -> None:
-    """Runs are keyed by logical date: delete what earlier test sessions left in these months."""
-    for run in history_runs(api, first, last):
-        api.call("DELETE", f"dags/{HISTORY}/dagRuns/{run['dag_run_id']}")
-
-
-def history_runs(api: AirflowApi, first: str, last: str) -> list[dict]:
-    runs = api.call("GET", f"dags/{HISTORY}/dagRuns?limit=100&logical_date_gte={first}T00:00:00Z"
-                           f"&logical_date_lte={last}T00:00:00Z")["dag_runs"]
-    return sorted(runs, key=lambda run: run["logical_date"])
-
-
-def start_backfill(api: AirflowApi, target, first: str, last: str, **options) -> Backfill:
-    """What `airflow backfill create` and the UI's Backfill dialog do, through the REST API."""
-    backfill = api.call("POST", "backfills", json={
-        "dag_id": HISTORY, "from_date": f"{first}T00:00:00Z", "to_date": f"{last}T00:00:00Z",
-        "dag_run_conf": target.model_dump(mode="json"), "max_active_runs": 3, **options})
-    api.unpause(HISTORY)
-    return Backfill(backfill["id"], first, last)
-
-
-def backfill(api: AirflowApi, target, first: str, last: str, **options) -> list[dict]:
-    return wait_for_backfill(api, start_backfill(api, target, first, last, **options))
-
-
-def wait_for_backfill(api: AirflowApi, backfill: Backfill, timeout: float = 900, seen: set | None = None) -> list:
-    """Until Airflow marks the backfill completed; then the runs of its months."""
-    runs = []
-
-    def completed() -> bool:
-        runs[:] = history_runs(api, backfill.first, backfill.last)
-        if seen is not None:
-            for run in runs:
-                seen.update(api.task_states(HISTORY, run["dag_run_id"]).values())
-        return api.call("GET", f"backfills/{backfill.id}")["completed_at"] is not None
-
-    wait_for(completed, timeout, lambda: f"backfill {backfill.id} still running: {runs}", interval=1)
-    return runs
 
 
 def month_bars(months: list[str]) -> set[tuple[str, datetime]]:
