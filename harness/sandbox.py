@@ -65,8 +65,8 @@ class Sandbox:
             update={"clock_offset_seconds": self.target.clock_offset_seconds + delta.total_seconds()})
 
     def ledger(self) -> Ledger:
-        response = self.api.request("GET", f"variables/{self.target.ledger_variable}")
-        return Ledger.model_validate_json(response.json()["value"]) if response.status_code == 200 else Ledger()
+        stored = self.api.variable(self.target.ledger_variable)
+        return Ledger.model_validate_json(stored) if stored is not None else Ledger()
 
 
 @contextmanager

@@ -8,6 +8,7 @@
     python -m market_pipeline.cli show-bars           print the newest bars in the warehouse
     python -m market_pipeline.cli lag                 messages in Kafka not yet in the warehouse
     python -m market_pipeline.cli chart               a PNG of recent prices per symbol
+    python -m market_pipeline.cli adjusted-months     history months stored adjusted, and the backfill that mends them
 
 Connections come from the same AIRFLOW_CONN_* variables Airflow reads.
 """
@@ -117,6 +118,25 @@ def chart(args: argparse.Namespace) -> None:
     print(f"wrote {args.output} (read as {READER_CONN_ID})")
 
 
+def adjusted_months(_: argparse.Namespace) -> None:
+    from market_pipeline.fetch.quota import Ledger, month_ranges, months_stored_adjusted
+    from market_pipeline.in_airflow.airflow_api import AirflowApi
+    from market_pipeline.settings import QUOTA_LEDGER_VARIABLE
+
+    stored = AirflowApi.from_environment().variable(QUOTA_LEDGER_VARIABLE)
+    months = months_stored_adjusted(Ledger.model_validate_json(stored) if stored is not None else Ledger())
+    if not months:
+        print("every history month in the ledger was loaded as traded: nothing to mend")
+        return
+    for month, symbols in months.items():
+        print(f"{month}  {' '.join(symbols)}")
+    print(f"{sum(map(len, months.values()))} symbol-months stored adjusted as of their fetch; load them again "
+          "as traded (one request per watchlist symbol and month, within the history allowance):")
+    for first, last in month_ranges(list(months)):
+        print(f"  airflow backfill create --dag-id market_bars_history --from-date {first}-01 --to-date {last}-01"
+              " --reprocess-behavior completed")
+
+
 def main() -> None:
     logging.getLogger("yoyo").setLevel(logging.WARNING)  # one line per migration step otherwise
     parser = argparse.ArgumentParser(prog="python -m market_pipeline.cli")
@@ -142,6 +162,8 @@ def main() -> None:
     picture.add_argument("--symbol", action="append", help="only this symbol (repeatable)")
     picture.add_argument("--through", type=date.fromisoformat, help="the last session drawn (default: the latest)")
     picture.set_defaults(handler=chart)
+    commands.add_parser("adjusted-months", help="history months stored adjusted, and how to load them again"
+                        ).set_defaults(handler=adjusted_months)
     args = parser.parse_args()
     args.handler(args)
 

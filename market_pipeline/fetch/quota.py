@@ -126,6 +126,30 @@ class Ledger(BaseModel):
         return self.symbols.setdefault(symbol, SymbolState())
 
 
+def months_stored_adjusted(ledger: Ledger) -> dict[str, list[str]]:
+    """History months loaded before the fetch asked for bars as traded, so stored adjusted as of
+    their fetch: {"YYYY-MM": [symbols]}, oldest first. The history fetch loads them again."""
+    months: dict[str, list[str]] = {}
+    for symbol, state in sorted(ledger.symbols.items()):
+        for month, load in state.months.items():
+            if not load.as_traded and not load.unavailable:
+                months.setdefault(month, []).append(symbol)
+    return dict(sorted(months.items()))
+
+
+def month_ranges(months: list[str]) -> list[tuple[str, str]]:
+    """Sorted "YYYY-MM" months as (first, last) runs of consecutive months."""
+    ranges: list[tuple[str, str]] = []
+    for month in months:
+        year, number = map(int, month.split("-"))
+        previous = f"{year - 1}-12" if number == 1 else f"{year}-{number - 1:02d}"
+        if ranges and ranges[-1][1] == previous:
+            ranges[-1] = (ranges[-1][0], month)
+        else:
+            ranges.append((month, month))
+    return ranges
+
+
 def next_quota_reset(now: datetime) -> datetime:
     """The API's day is taken to turn at midnight UTC (the simulator does the same)."""
     return datetime.combine(now.astimezone(UTC).date() + timedelta(days=1), datetime.min.time(), UTC)

@@ -82,9 +82,17 @@ class AirflowApi:
         else:
             self.call("PATCH", f"pools/{name}", json=body)
 
+    def variable(self, key: str) -> str | None:
+        """The Variable's value as stored (JSON Variables as text), None when it does not exist."""
+        response = self.request("GET", f"variables/{key}")
+        if response.status_code == 404:
+            return None
+        response.raise_for_status()
+        return response.json()["value"]
+
     def ensure_variable(self, key: str, value: Any) -> bool:
         """Create the Variable if missing (edits made since in the UI are kept); True if created."""
-        if self.request("GET", f"variables/{key}").status_code != 404:
+        if self.variable(key) is not None:
             return False
         self.call("POST", "variables", json={"key": key, "value": json.dumps(value, indent=2)})
         return True

@@ -13,6 +13,7 @@ import matplotlib
 matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.ticker import LogLocator, ScalarFormatter  # noqa: E402
 
 from market_pipeline import warehouse  # noqa: E402
 from market_pipeline.reporting.price_basis import PriceBasis  # noqa: E402
@@ -49,6 +50,9 @@ def closes_figure(rows: list[dict], bases: Sequence[PriceBasis]) -> tuple[Figure
         if len(bases) > 1:
             # A split moves the traded line by its ratio: a log scale keeps both lines' moves readable.
             ax.set_yscale("log")
+            ax.yaxis.set_minor_locator(LogLocator(subs=(2, 5)))
+            for axis_ticks in (ax.yaxis.set_major_formatter, ax.yaxis.set_minor_formatter):
+                axis_ticks(ScalarFormatter())
             ax.legend(loc="upper right", fontsize=8)
         # A tick at each session's first bar, labelled with its date.
         days = [bar["bar_time_et"].date() for bar in bars]

@@ -7,7 +7,14 @@ from market_pipeline.bars import Bar
 from market_pipeline.fetch.alphavantage import AlphaVantageClient
 from market_pipeline.fetch.history import fetch_history_month
 from market_pipeline.fetch.live import MemoryLedgerStore
-from market_pipeline.fetch.quota import QuotaLimits, history_allowance
+from market_pipeline.fetch.quota import (
+    Ledger,
+    MonthLoad,
+    QuotaLimits,
+    history_allowance,
+    month_ranges,
+    months_stored_adjusted,
+)
 from market_pipeline.pipeline_config import PipelineConfig, QuotaConfig
 from market_pipeline.simulator import market
 from market_pipeline.trading_calendar import EASTERN
@@ -150,3 +157,19 @@ def test_history_asks_for_bars_as_traded_and_loads_again_a_month_stored_adjusted
     summary, _ = load(simulator, store, "2020-08", config=config)
     assert summary.loaded == ["TSLA"] and summary.calls == 1
     assert store.load().symbol("TSLA").months["2020-08"].as_traded
+
+
+def test_the_months_stored_adjusted_are_listed_as_the_backfill_ranges_that_mend_them():
+    def month(as_traded: bool, unavailable: str | None = None) -> MonthLoad:
+        return MonthLoad(run_id="backfill__x", clear_number=0, bars=1, loaded_at=datetime(2026, 1, 1, tzinfo=UTC),
+                         as_traded=as_traded, unavailable=unavailable)
+
+    ledger = Ledger()
+    ledger.symbol("TSLA").months.update({"2020-08": month(False), "2020-07": month(False), "2020-09": month(True)})
+    ledger.symbol("MSFT").months.update({"2020-09": month(False), "2020-12": month(False), "2021-01": month(False),
+                                         "1980-01": month(False, unavailable="before listing")})
+    stored = months_stored_adjusted(ledger)
+    assert stored == {"2020-07": ["TSLA"], "2020-08": ["TSLA"], "2020-09": ["MSFT"], "2020-12": ["MSFT"],
+                      "2021-01": ["MSFT"]}, "oldest first; as traded and unavailable months need nothing"
+    assert month_ranges(list(stored)) == [("2020-07", "2020-09"), ("2020-12", "2021-01")], "across the new year"
+    assert months_stored_adjusted(Ledger()) == {}
