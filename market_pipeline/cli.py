@@ -76,7 +76,7 @@ def run_dag(args: argparse.Namespace) -> None:
 
 
 def run_report(api, dag_id: str, run_id: str) -> list[str]:
-    """One run's task states, then its fetch summary when the run has one."""
+    """One run's task states, then its fetch or corporate actions summary when the run has one."""
     lines = [f"  {task_id:<22} {state}" for task_id, state in api.task_states(dag_id, run_id).items()]
     summary = api.xcom(dag_id, run_id, "fetch_bars", key=FETCH_SUMMARY_XCOM_KEY)
     if summary is not None:
@@ -84,6 +84,10 @@ def run_report(api, dag_id: str, run_id: str) -> list[str]:
                      f"{summary['bars_published']} new bars published")
         if summary["idle_reason"]:
             lines.append(f"  nothing new was due: {summary['idle_reason']}")
+    actions = api.xcom(dag_id, run_id, "check_corporate_actions")
+    if actions is not None:
+        lines.append(f"  corporate actions: {actions['calls']} API requests; checked {actions['checked'] or 'none'}"
+                     f" (due {actions['due'] or 'none'}), changed {actions['changed'] or 'none'}")
     return lines
 
 
