@@ -145,8 +145,9 @@ def test_a_dividend_between_two_history_fetches_leaves_one_basis_and_a_continuou
     assert worst <= REPLY_PRECISION, f"total return differs from the adjusted reply by {worst}"
     july_last = max(moment for moment in stored if moment.month == 7)
     august_first = min(moment for moment in stored if moment.month == 8)
-    assert stored[august_first]["open_tr"] / stored[july_last]["close_tr"] == pytest.approx(
-        float(reply[august_first][0] / reply[july_last][3]), abs=1e-6), "the month boundary as the API adjusts it"
+    boundary = stored[august_first]["open_tr"] / stored[july_last]["close_tr"]
+    assert float(boundary) == pytest.approx(float(reply[august_first][0] / reply[july_last][3]), abs=1e-6), \
+        "the month boundary as the API adjusts it"
     with capsys.disabled():
         print(f"\nMSFT 2026-07 (fetched 08-05) + 2026-08 (fetched 09-01), ex-date 08-17: {len(stored)} bars, "
               f"dividend factor {factor}, worst |total return - reply| {worst}")
