@@ -25,8 +25,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.history_dag]
 LIVE = "market_bars_pipeline"
 ACTIONS = "market_corporate_actions"
 PRICES = ("open", "high", "low", "close")
-# The reply's four decimals against the warehouse's six: half a tick.
-REPLY_PRECISION = Decimal("0.00005")
+# The reply rounds to four decimals, the warehouse to six: half a tick, plus half a millionth.
+REPLY_PRECISION = Decimal("0.0000505")
 
 
 @pytest.fixture(scope="module")
