@@ -2,7 +2,8 @@
 ### Market corporate actions
 
 Every 6 hours: fetches the splits and dividends (`SPLITS`, `DIVIDENDS`) of each
-watchlist symbol not checked within a week, stores them in `market.splits` and
+watchlist symbol not checked within a week, or whose traded price stepped like a
+split on a day with no known split since it was checked, stores them in `market.splits` and
 `market.dividends`, and refreshes the `reporting` schema when they changed, so
 the adjusted series follow (`market.bars` holds prices as traded and never
 changes for an action).

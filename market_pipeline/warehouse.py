@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date
+from decimal import Decimal
 from functools import cache
 from urllib.parse import urlsplit, urlunsplit
 
@@ -161,6 +163,13 @@ def replace_corporate_actions(uri: str, symbol: str, splits: list, dividends: li
              "payment_date": paid, "fetched_at": fetched_at}
             for ex, amount, declared, record, paid in dividend_rows])
     return True
+
+
+def unexplained_price_jumps(uri: str, interval: str, since: date, at_most: Decimal) -> dict[str, date]:
+    """Each symbol's latest session since `since` whose traded open stepped from the previous
+    close to at most `at_most` times it (or at least its inverse) with no split stored that day."""
+    rows = read(uri, "unexplained_price_jumps", {"interval": interval, "since": since, "at_most": at_most})
+    return {row["symbol"]: row["session_date"] for row in rows}
 
 
 def latest_bars(uri: str, per_symbol: int = 5) -> list[tuple]:

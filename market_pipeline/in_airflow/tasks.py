@@ -101,7 +101,10 @@ def check_corporate_actions(target: RunTarget, run: RunInfo) -> dict:
     try:
         summary = corporate_actions.check_corporate_actions(
             lambda observer: alphavantage_client(target.alphavantage_conn_id, config.entitlement, observer),
-            VariableLedgerStore(target.ledger_variable), record, config, now=target.now, call_log=call_log)
+            VariableLedgerStore(target.ledger_variable), record, config, now=target.now, call_log=call_log,
+            price_jumps=warehouse.unexplained_price_jumps(
+                uri, config.interval, (target.now() - corporate_actions.ACTIONS_MAX_AGE).date(),
+                corporate_actions.SPLIT_SIZED_STEP))
     except (InvalidApiKey, DemoKeyRejected, PremiumOnly) as exc:
         raise AirflowFailException(f"{type(exc).__name__}: {exc}") from None
     finally:

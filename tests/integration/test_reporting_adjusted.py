@@ -15,6 +15,7 @@ import pytest
 
 from harness.warehouse import bars_snapshot, fetch_all
 from market_pipeline import warehouse
+from market_pipeline.fetch import corporate_actions
 from market_pipeline.fetch.alphavantage import Dividend, Split
 from tests.integration.reporting_fixture import copy_bars, utc
 
@@ -107,3 +108,14 @@ def test_a_dividend_not_yet_ex_adjusts_nothing(fresh_warehouse):
     warehouse.refresh_reporting(fresh_warehouse)
     assert fetch_all(fresh_warehouse, "SELECT count(*) FROM reporting.adjustment_factors") == [(0,)]
     assert fetch_all(fresh_warehouse, "SELECT DISTINCT close_tr = close FROM reporting.fact_bars") == [(True,)]
+
+
+def test_a_split_sized_step_without_a_stored_split_is_reported_until_the_split_is_known(fresh_warehouse):
+    copy_bars(fresh_warehouse, [("SPL", utc(t), o, h, lo, c, v) for t, o, h, lo, c, v in SPL_BARS])
+    since, step = date(2026, 3, 1), corporate_actions.SPLIT_SIZED_STEP
+    # 03-03 opens 0.99x the last regular close (the dividend): ordinary; 03-04 0.5x: split-sized.
+    assert warehouse.unexplained_price_jumps(fresh_warehouse, "5min", since, step) == {"SPL": date(2026, 3, 4)}
+    assert warehouse.unexplained_price_jumps(fresh_warehouse, "5min", date(2026, 3, 5), step) == {}
+    assert warehouse.unexplained_price_jumps(fresh_warehouse, "15min", since, step) == {}
+    warehouse.replace_corporate_actions(fresh_warehouse, "SPL", [SPLIT], [], utc("2026-03-05 00:00"))
+    assert warehouse.unexplained_price_jumps(fresh_warehouse, "5min", since, step) == {}

@@ -1,14 +1,16 @@
-"""The corporate actions check: weekly per symbol, paid from what history may spend, an unusable
-reply failing only its symbol."""
+"""The corporate actions check: weekly per symbol and early after an unexplained split-sized
+price step, paid from what history may spend, an unusable reply failing only its symbol."""
 
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
 from market_pipeline.fetch.alphavantage import AlphaVantageClient
-from market_pipeline.fetch.corporate_actions import check_corporate_actions
+from market_pipeline.fetch.corporate_actions import actions_due, check_corporate_actions
 from market_pipeline.fetch.live import FetchIncomplete, MemoryLedgerStore
+from market_pipeline.fetch.quota import Ledger
 from market_pipeline.pipeline_config import PipelineConfig, QuotaConfig
+from market_pipeline.trading_calendar import EASTERN
 from tests.conftest import TEST_API_KEY
 
 
@@ -19,11 +21,11 @@ def config(per_day: int | None = 25) -> PipelineConfig:
         quota=QuotaConfig(per_day=per_day, per_minute=None, per_second=1000))
 
 
-def check(simulator, store, recorded, *, per_day=25):
+def check(simulator, store, recorded, *, per_day=25, price_jumps=None):
     return check_corporate_actions(
         lambda observer: AlphaVantageClient(simulator.base_url, TEST_API_KEY, observer=observer, max_attempts=1),
         store, lambda actions: recorded.append(actions) or True, config(per_day),
-        now=simulator.simulator.clock.now, sleep=lambda seconds: None)
+        now=simulator.simulator.clock.now, sleep=lambda seconds: None, price_jumps=price_jumps)
 
 
 def test_each_symbol_is_checked_once_a_week_with_two_requests(simulator):
@@ -58,3 +60,32 @@ def test_an_unusable_reply_fails_its_symbol_only_and_keeps_it_due(simulator):
     assert store.load().symbol("MSFT").actions_checked_at is None
     simulator.simulator.options.unknown_symbols = set()
     assert check(simulator, store, recorded).checked == ["MSFT"]
+
+
+def test_a_split_sized_step_on_a_day_without_a_known_split_is_checked_at_once(simulator):
+    store, recorded = MemoryLedgerStore(), []
+    check(simulator, store, recorded)  # all three checked on the simulator's day
+    checked_day = simulator.simulator.clock.now().astimezone(EASTERN).date()
+    simulator.simulator.clock.advance(timedelta(days=2))
+
+    jumps = {"MSFT": checked_day + timedelta(days=1)}
+    summary = check(simulator, store, recorded, price_jumps=jumps)
+    assert summary.due == ["MSFT"] and summary.checked == ["MSFT"] and summary.calls == 2
+    assert summary.price_jumps == {"MSFT": jumps["MSFT"].isoformat()}
+    assert check(simulator, store, recorded, price_jumps=jumps).calls == 0, \
+        "checked since that session: a real gap that was no split costs two requests once"
+    same_day = {"TSLA": checked_day}
+    assert check(simulator, store, recorded, price_jumps=same_day).calls == 0, "checked after that session opened"
+
+
+def test_symbols_with_a_jump_come_before_the_stalest():
+    now = datetime(2026, 11, 24, 12, tzinfo=UTC)
+    ledger = Ledger()
+    ledger.symbol("TSLA").actions_checked_at = now - timedelta(days=30)
+    ledger.symbol("MSFT").actions_checked_at = now - timedelta(days=8)
+    ledger.symbol("GOOGL").actions_checked_at = now - timedelta(days=3)
+    watchlist = ["TSLA", "MSFT", "GOOGL", "NVDA"]
+    assert actions_due(ledger, watchlist, now) == ["NVDA", "TSLA", "MSFT"], "never checked, then the stalest"
+    assert actions_due(ledger, watchlist, now, {"GOOGL": date(2026, 11, 23)}) == ["GOOGL", "NVDA", "TSLA", "MSFT"]
+    ledger.symbol("GOOGL").flagged = "InvalidCall: unknown symbol"
+    assert actions_due(ledger, watchlist, now, {"GOOGL": date(2026, 11, 23)}) == ["NVDA", "TSLA", "MSFT"]
