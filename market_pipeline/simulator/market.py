@@ -9,8 +9,9 @@ sees is the server's business (its entitlement's data horizon).
 
 Corporate actions follow the real ones: the symbols' splits since 2000 (integer ratios only) and
 deterministic quarterly dividends for the payers.  The price generator works on the latest basis;
-`day_bars` are as traded (before a split, prices are the later splits' ratios higher, volumes as
-they traded), and `adjusted_bars` adjusts them back as the API's default `adjusted=true` does.
+`day_bars` are as traded (before a split, prices are the later splits' ratios higher and volumes
+as many times lower, so a split multiplies the shares traded as it does in the market), and
+`adjusted_bars` adjusts them back as the API's default `adjusted=true` does.
 """
 
 from __future__ import annotations
@@ -137,8 +138,10 @@ def day_bars(symbol: str, interval: str, day: date, extended_hours: bool) -> tup
         high = max(open_, close) * (1 + abs(rng.gauss(0, volatility / 3)))
         low = min(open_, close) * (1 - abs(rng.gauss(0, volatility / 3)))
         regular = time(9, 30) <= moment.time() < time(16, 0)
-        volume = int(rng.lognormvariate(10 if regular else 7, 0.6) * INTERVAL_MINUTES[interval])
-        bars.append(SimBar(moment, *(_money(value) * multiple for value in (open_, high, low, close)), volume))
+        # Drawn on the latest basis too: before a split, fewer shares changed hands at the higher price.
+        volume = rng.lognormvariate(10 if regular else 7, 0.6) * INTERVAL_MINUTES[interval]
+        bars.append(SimBar(moment, *(_money(value) * multiple for value in (open_, high, low, close)),
+                           max(1, round(volume / multiple))))
         price = close
         moment += step
     return tuple(bars)

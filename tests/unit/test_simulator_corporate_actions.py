@@ -31,6 +31,19 @@ def test_as_traded_prices_drop_about_five_times_overnight_at_tsla_s_2020_split(s
     assert 0.9 < adjusted["2020-08-28 19:55:00"]["close"] / adjusted["2020-08-31 04:00:00"]["open"] < 1.1
 
 
+def test_as_traded_volume_rises_with_the_split_and_split_adjusted_volume_does_not():
+    def session_volume(day: date, adjusted_as_of: date | None = None) -> int:
+        bars = list(market.day_bars("TSLA", "5min", day, True))
+        if adjusted_as_of:
+            bars = market.adjusted_bars("TSLA", "5min", bars, adjusted_as_of)
+        return sum(bar.volume for bar in bars)
+
+    friday, monday = date(2020, 8, 28), date(2020, 8, 31)
+    assert 3 < session_volume(monday) / session_volume(friday) < 8, "five times the shares after a 5-for-1"
+    today = date(2026, 11, 24)
+    assert 0.6 < session_volume(monday, today) / session_volume(friday, today) < 1.6
+
+
 def test_the_default_adjusts_as_of_the_simulated_clock(simulator):
     simulator.simulator.clock.set(datetime(2021, 6, 1, 15, tzinfo=UTC))  # after 2020's split, before 2022's
     raw = intraday(simulator, "TSLA", "2020-07", adjusted="false")
