@@ -76,8 +76,8 @@ def actions_due(ledger: Ledger, watchlist: list[str], now: datetime,
         return ledger.symbol(symbol).actions_checked_at or never
 
     def jumped_since_checked(symbol: str) -> bool:
-        jump = (price_jumps or {}).get(symbol)
-        return jump is not None and checked(symbol).astimezone(EASTERN).date() < jump
+        jump, last = (price_jumps or {}).get(symbol), ledger.symbol(symbol).actions_checked_at
+        return jump is not None and (last is None or last.astimezone(EASTERN).date() < jump)
 
     candidates = [symbol for symbol in watchlist if not ledger.symbol(symbol).flagged]
     return sorted((symbol for symbol in candidates

@@ -87,5 +87,7 @@ def test_symbols_with_a_jump_come_before_the_stalest():
     watchlist = ["TSLA", "MSFT", "GOOGL", "NVDA"]
     assert actions_due(ledger, watchlist, now) == ["NVDA", "TSLA", "MSFT"], "never checked, then the stalest"
     assert actions_due(ledger, watchlist, now, {"GOOGL": date(2026, 11, 23)}) == ["GOOGL", "NVDA", "TSLA", "MSFT"]
+    assert actions_due(ledger, watchlist, now, {"NVDA": date(2026, 11, 23)}) == ["NVDA", "TSLA", "MSFT"], \
+        "never checked and jumped"
     ledger.symbol("GOOGL").flagged = "InvalidCall: unknown symbol"
     assert actions_due(ledger, watchlist, now, {"GOOGL": date(2026, 11, 23)}) == ["NVDA", "TSLA", "MSFT"]
