@@ -65,8 +65,7 @@ class Sandbox:
             update={"clock_offset_seconds": self.target.clock_offset_seconds + delta.total_seconds()})
 
     def ledger(self) -> Ledger:
-        stored = self.api.variable(self.target.ledger_variable)
-        return Ledger.model_validate_json(stored) if stored is not None else Ledger()
+        return Ledger.from_stored(self.api.variable(self.target.ledger_variable))
 
 
 @contextmanager

@@ -127,8 +127,7 @@ def adjusted_months(_: argparse.Namespace) -> None:
     from market_pipeline.in_airflow.airflow_api import AirflowApi
     from market_pipeline.settings import QUOTA_LEDGER_VARIABLE
 
-    stored = AirflowApi.from_environment().variable(QUOTA_LEDGER_VARIABLE)
-    months = months_stored_adjusted(Ledger.model_validate_json(stored) if stored is not None else Ledger())
+    months = months_stored_adjusted(Ledger.from_stored(AirflowApi.from_environment().variable(QUOTA_LEDGER_VARIABLE)))
     if not months:
         print("every history month in the ledger was loaded as traded: nothing to mend")
         return

@@ -166,8 +166,9 @@ def replace_corporate_actions(uri: str, symbol: str, splits: list, dividends: li
 
 
 def unexplained_price_jumps(uri: str, interval: str, since: date, at_most: Decimal) -> dict[str, date]:
-    """Each symbol's latest session since `since` whose traded open stepped from the previous
-    close to at most `at_most` times it (or at least its inverse) with no split stored that day."""
+    """Each symbol's latest session since `since` whose traded regular open stepped from the
+    previous session's regular close (`reporting.daily_bars`, refreshed by every drain) to at most
+    `at_most` times it (or at least its inverse) with no split stored that day."""
     rows = read(uri, "unexplained_price_jumps", {"interval": interval, "since": since, "at_most": at_most})
     return {row["symbol"]: row["session_date"] for row in rows}
 

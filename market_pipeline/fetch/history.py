@@ -118,7 +118,7 @@ def fetch_history_month(
         done = state.months.get(month)
         if state.flagged:
             continue
-        if done is not None and (done.as_traded or done.unavailable) and not (
+        if done is not None and not done.stored_adjusted and not (
                 done.run_id == run_id and done.clear_number < clear_number):
             summary.already_loaded.append(symbol)
         else:

@@ -41,6 +41,7 @@ from market_pipeline.trading_calendar import (
     EASTERN,
     ENTITLEMENT_DELAY,
     Entitlement,
+    month_days,
     publication_time,
     published_session,
     session_bounds,
@@ -76,6 +77,11 @@ class MonthLoad(BaseModel):
     # adjusted as of their fetch: the history fetch loads them again (docs/runbook.md).
     as_traded: bool = False
 
+    @property
+    def stored_adjusted(self) -> bool:
+        """Bars were published for it before the fetch asked for them as traded."""
+        return not self.as_traded and not self.unavailable
+
 
 class SymbolState(BaseModel):
     watermark: datetime | None = None  # bar_time (UTC) of the newest live bar published
@@ -92,6 +98,11 @@ class Ledger(BaseModel):
     last_call_at: datetime | None = None
     exhausted_until: datetime | None = None
     symbols: dict[str, SymbolState] = Field(default_factory=dict)
+
+    @classmethod
+    def from_stored(cls, stored: str | None) -> Ledger:
+        """The ledger as its Variable holds it; a Variable not written yet is an empty ledger."""
+        return cls.model_validate_json(stored) if stored else cls()
 
     def roll_over(self, now: datetime) -> None:
         """Start a new quota day at UTC midnight; forget calls older than a minute."""
@@ -132,7 +143,7 @@ def months_stored_adjusted(ledger: Ledger) -> dict[str, list[str]]:
     months: dict[str, list[str]] = {}
     for symbol, state in sorted(ledger.symbols.items()):
         for month, load in state.months.items():
-            if not load.as_traded and not load.unavailable:
+            if load.stored_adjusted:
                 months.setdefault(month, []).append(symbol)
     return dict(sorted(months.items()))
 
@@ -141,8 +152,7 @@ def month_ranges(months: list[str]) -> list[tuple[str, str]]:
     """Sorted "YYYY-MM" months as (first, last) runs of consecutive months."""
     ranges: list[tuple[str, str]] = []
     for month in months:
-        year, number = map(int, month.split("-"))
-        previous = f"{year - 1}-12" if number == 1 else f"{year}-{number - 1:02d}"
+        previous = (month_days(month)[0] - timedelta(days=1)).strftime("%Y-%m")
         if ranges and ranges[-1][1] == previous:
             ranges[-1] = (ranges[-1][0], month)
         else:

@@ -23,8 +23,7 @@ class VariableLedgerStore:
         self.name = name
 
     def load(self) -> Ledger:
-        stored = Variable.get(self.name, default=None)
-        return Ledger.model_validate_json(stored) if stored else Ledger()
+        return Ledger.from_stored(Variable.get(self.name, default=None))
 
     def save(self, ledger: Ledger) -> None:
         value = ledger.model_dump_json()

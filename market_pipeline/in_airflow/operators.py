@@ -45,7 +45,7 @@ class FetchHistoryMonthOperator(BaseOperator):
             raise AirflowFailException(f"{type(exc).__name__}: {exc}") from None
         finally:
             record_call_log(target, run, call_log)
-        ledger = Ledger.model_validate_json(Variable.get(target.ledger_variable, default=None) or "{}")
+        ledger = Ledger.from_stored(Variable.get(target.ledger_variable, default=None))
         log.info("%s: loaded %s, already loaded %s, unavailable %s, left %s; %s requests left today for "
                  "history; %s", month, summary.loaded, summary.already_loaded, list(summary.unavailable),
                  summary.remaining, summary.requests_left_for_history,

@@ -183,8 +183,9 @@ def adjusted_bars(
     factors = {}
     for dividend in dividends(symbol, as_of):
         before = trading_days(dividend.ex_date - timedelta(days=10), dividend.ex_date - timedelta(days=1))[-1]
+        regular_open, regular_close = session_bounds(before, False)
         regular = [bar for bar in day_bars(symbol, interval, before, extended_hours)
-                   if time(9, 30) <= bar.start.time() < session_bounds(before, False)[1].time()]
+                   if regular_open <= bar.start < regular_close]
         factors[dividend.ex_date] = 1 - dividend.amount / regular[-1].close
 
     def adjust(bar: SimBar) -> SimBar:

@@ -26,7 +26,7 @@ import threading
 import time as wall
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
@@ -216,8 +216,7 @@ class AlphaVantageSimulator:
         bars = market.intraday_bars(symbol, interval, horizon, extended_hours=extended, month=month,
                                     outputsize="full" if month else outputsize)
         if params.get("adjusted", "true").lower() != "false":
-            as_of = self.clock.now().astimezone(market.EASTERN).date()
-            bars = market.adjusted_bars(symbol, interval, bars, as_of, extended_hours=extended)
+            bars = market.adjusted_bars(symbol, interval, bars, self._today(), extended_hours=extended)
         rows = [(bar.start.strftime("%Y-%m-%d %H:%M:%S"), bar) for bar in bars]
         if params.get("datatype") == "csv":
             return _csv(rows)
@@ -281,10 +280,13 @@ class AlphaVantageSimulator:
         delayed = params.get("entitlement") == "delayed"
         return {DELAYED_QUOTE_KEY if delayed else "Global Quote": quote}
 
+    def _today(self) -> date:
+        """The simulated day (US/Eastern): what the corporate actions are known and adjusted as of."""
+        return self.clock.now().astimezone(market.EASTERN).date()
 
     def _splits(self, symbol: str, params: dict[str, str], invalid: dict, horizon: datetime) -> dict:
         """The splits effective by the simulated day, newest first (the API lists them so)."""
-        today = self.clock.now().astimezone(market.EASTERN).date()
+        today = self._today()
         return {"symbol": symbol, "data": [
             {"effective_date": day.isoformat(), "split_factor": f"{ratio:.4f}"}
             for day, ratio in reversed(market.splits(symbol, today))
@@ -292,7 +294,7 @@ class AlphaVantageSimulator:
 
     def _dividends(self, symbol: str, params: dict[str, str], invalid: dict, horizon: datetime) -> dict:
         """The dividends gone ex by the simulated day, newest first."""
-        today = self.clock.now().astimezone(market.EASTERN).date()
+        today = self._today()
         return {"symbol": symbol, "data": [
             {"ex_dividend_date": d.ex_date.isoformat(), "declaration_date": d.declaration_date.isoformat(),
              "record_date": d.record_date.isoformat(), "payment_date": d.payment_date.isoformat(),

@@ -112,6 +112,7 @@ def test_a_dividend_not_yet_ex_adjusts_nothing(fresh_warehouse):
 
 def test_a_split_sized_step_without_a_stored_split_is_reported_until_the_split_is_known(fresh_warehouse):
     copy_bars(fresh_warehouse, [("SPL", utc(t), o, h, lo, c, v) for t, o, h, lo, c, v in SPL_BARS])
+    warehouse.refresh_reporting(fresh_warehouse)  # the steps are read from reporting.daily_bars
     since, step = date(2026, 3, 1), corporate_actions.SPLIT_SIZED_STEP
     # 03-03 opens 0.99x the last regular close (the dividend): ordinary; 03-04 0.5x: split-sized.
     assert warehouse.unexplained_price_jumps(fresh_warehouse, "5min", since, step) == {"SPL": date(2026, 3, 4)}
