@@ -19,6 +19,7 @@ import argparse
 import json
 import logging
 import sys
+import time
 from datetime import date
 from pathlib import Path
 
@@ -140,6 +141,12 @@ def adjusted_months(_: argparse.Namespace) -> None:
               " --reprocess-behavior completed")
 
 
+def rebuild_reporting(_: argparse.Namespace) -> None:
+    started = time.perf_counter()
+    warehouse.rebuild_reporting(connections.warehouse_uri())
+    print(f"reporting tables rebuilt from every bar in {time.perf_counter() - started:.1f} s")
+
+
 def main() -> None:
     logging.getLogger("yoyo").setLevel(logging.WARNING)  # one line per migration step otherwise
     parser = argparse.ArgumentParser(prog="python -m market_pipeline.cli")
@@ -167,6 +174,8 @@ def main() -> None:
     picture.set_defaults(handler=chart)
     commands.add_parser("adjusted-months", help="history months stored adjusted, and how to load them again"
                         ).set_defaults(handler=adjusted_months)
+    commands.add_parser("rebuild-reporting", help="recompute the reporting tables from every bar (a repair)"
+                        ).set_defaults(handler=rebuild_reporting)
     args = parser.parse_args()
     args.handler(args)
 

@@ -43,13 +43,15 @@ def transaction(uri: str, application_name: str = "market_pipeline") -> Iterator
 
 def apply_migrations(uri: str) -> list[str]:
     """Apply the migrations not yet applied, in order, then bring the trading calendar up to
-    date; returns the ids of the migrations applied."""
+    date and the reporting layer level with the bars (a migration may queue a rebuild); returns
+    the ids of the migrations applied."""
     backend = get_backend(_yoyo_uri(uri))
     migrations = read_migrations(str(MIGRATIONS_DIR))
     with backend.lock():
         pending = backend.to_apply(migrations)
         backend.apply_migrations(pending)
     sync_trading_sessions(uri)
+    refresh_reporting(uri)
     return [migration.id for migration in pending]
 
 
@@ -76,8 +78,18 @@ def _session_row(day) -> tuple:
 
 
 def refresh_reporting(uri: str) -> None:
-    """Refresh the reporting layer's materialized views (readers are never blocked)."""
+    """Bring the reporting tables level with `market.bars`: recompute what the bars written since
+    the last refresh can change (`refresh_reporting.sql` says what), in one transaction that
+    readers never see half done. Cheap when nothing was written."""
     with transaction(uri, application_name="refresh_reporting") as conn:
+        conn.execute(query("refresh_reporting"))
+
+
+def rebuild_reporting(uri: str) -> None:
+    """Recompute the reporting tables from every bar, for a repair: the same computation as the
+    incremental refresh, over each symbol's whole history."""
+    with transaction(uri, application_name="rebuild_reporting") as conn:
+        conn.execute(query("queue_whole_history"))
         conn.execute(query("refresh_reporting"))
 
 

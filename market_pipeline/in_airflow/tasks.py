@@ -139,15 +139,19 @@ def backlog(target: RunTarget = LIVE, warehouse_uri: str | None = None) -> list[
     ]
 
 
-def has_backlog(target: RunTarget) -> bool:
+def has_backlog(target: RunTarget, warehouse_uri: str | None = None) -> bool:
     """True when Kafka holds messages the warehouse has not committed: only then is Spark worth
-    starting. What it saw is kept for the reporting layer's lag view."""
-    uri = connections.warehouse_uri(target.warehouse_conn_id)
+    starting. What it saw is kept for the reporting layer's lag view. With nothing to drain it
+    brings the reporting layer level with the bars itself: a drain killed between its load and its
+    refresh leaves days queued, and no Spark run is needed to apply them."""
+    uri = warehouse_uri or connections.warehouse_uri(target.warehouse_conn_id)
     partitions = backlog(target, uri)
     warehouse.record_topic_lag(uri, partitions)
     behind = {f"{p['topic']}/{p['partition']}": p["end_offset"] - p["committed_offset"]
               for p in partitions if p["end_offset"] > p["committed_offset"]}
     log.info("messages not yet in the warehouse: %s", behind or "none")
+    if not behind:
+        warehouse.refresh_reporting(uri)
     return bool(behind)
 
 
