@@ -163,3 +163,25 @@ def test_backlog_says_when_spark_is_worth_starting(drain):
     assert behind() == 4
     assert_ran(drain.run())
     assert behind() == 0
+
+
+def test_a_drain_killed_between_its_load_and_its_refresh_leaves_the_next_run_to_level_the_reporting(drain):
+    from market_pipeline.in_airflow.params import RunTarget
+    from market_pipeline.in_airflow.tasks import has_backlog
+
+    target = RunTarget(bars_topic=drain.topics["bars"], dead_letter_topic=drain.topics["dead_letter"],
+                       query_name=drain.query_name)
+    produce_bars(drain.bootstrap, drain.topics["bars"], [make_bar("MSFT", minute) for minute in (0, 5, 10)])
+    # The DAG's drain task refreshes after spark-submit returns; dying right there leaves this.
+    assert_ran(drain.run())
+    assert fetch_all(drain.warehouse_uri, "SELECT count(*) FROM market.bars") == [(3,)]
+    assert fetch_all(drain.warehouse_uri, "SELECT count(*) FROM reporting.bar_metrics") == [(0,)]
+
+    assert not has_backlog(target, drain.warehouse_uri), "nothing left in Kafka: no Spark run"
+    every_table = ("SELECT (SELECT array_agg(m ORDER BY bar_time_utc) FROM reporting.bar_metrics AS m),"
+                   " (SELECT array_agg(d ORDER BY hours) FROM reporting.daily_bars AS d)")
+    leveled = fetch_all(drain.warehouse_uri, every_table)
+    assert len(leveled[0][0]) == 3 and len(leveled[0][1]) == 2, "three bars, one session (regular and extended)"
+    assert fetch_all(drain.warehouse_uri, "SELECT count(*) FROM market.reporting_backlog") == [(0,)]
+    warehouse.rebuild_reporting(drain.warehouse_uri)
+    assert fetch_all(drain.warehouse_uri, every_table) == leveled
