@@ -178,10 +178,11 @@ def test_a_drain_killed_between_its_load_and_its_refresh_leaves_the_next_run_to_
     assert fetch_all(drain.warehouse_uri, "SELECT count(*) FROM reporting.bar_metrics") == [(0,)]
 
     assert not has_backlog(target, drain.warehouse_uri), "nothing left in Kafka: no Spark run"
-    every_table = ("SELECT (SELECT array_agg(m ORDER BY bar_time_utc) FROM reporting.bar_metrics AS m),"
-                   " (SELECT array_agg(d ORDER BY hours) FROM reporting.daily_bars AS d)")
+    every_table = ("SELECT 'bar_metrics', m::text FROM reporting.bar_metrics AS m"
+                   " UNION ALL SELECT 'daily_bars', d::text FROM reporting.daily_bars AS d ORDER BY 1, 2")
     leveled = fetch_all(drain.warehouse_uri, every_table)
-    assert len(leveled[0][0]) == 3 and len(leveled[0][1]) == 2, "three bars, one session (regular and extended)"
+    assert [table for table, _ in leveled] == ["bar_metrics"] * 3 + ["daily_bars"] * 2, \
+        "three bars, one session (regular and extended hours)"
     assert fetch_all(drain.warehouse_uri, "SELECT count(*) FROM market.reporting_backlog") == [(0,)]
     warehouse.rebuild_reporting(drain.warehouse_uri)
     assert fetch_all(drain.warehouse_uri, every_table) == leveled
