@@ -1,5 +1,5 @@
 """The tasks that end every DAG that publishes bars: a backlog check, then the Spark drain, which
-also refreshes the reporting layer's materialized views. The live DAG's fetch checks the backlog
+also brings the reporting layer level with what it loaded. The live DAG's fetch checks the backlog
 itself, one task start less every 90 seconds.
 
 Shared by `market_bars_pipeline` and `market_bars_history`, so both launch the
@@ -73,7 +73,7 @@ class DrainOperator(SparkSubmitOperator):
     `--py-files`: against a standalone master (`spark_default`'s host) the executors run on other
     machines and import the same code as the driver. Zipped at every launch, so it is never stale.
 
-    When the job has loaded, it refreshes the reporting layer's materialized views, in the same
+    When the job has loaded, it brings the reporting layer level with the bars, in the same
     task: a task of its own cost another task start (1-3 s) in every 90-second run that drains."""
 
     def execute(self, context: Any) -> None:
