@@ -2,15 +2,18 @@
 
     bin/stack bench                   # 1,000,000 bars, every section (15-20 min)
     bin/stack bench --smoke           # a few thousand bars, two cycle runs (CI)
-    bin/stack bench --only cycle      # one section: generate, throughput, cycle, quota
+    bin/stack bench --only cycle      # one section: generate, throughput, cycle, quota, history
+    bin/stack bench --only history --large   # the history section up to 30M bars (about an hour)
 
 `bin/stack bench ARGS` runs `python -m bench ARGS` from the repository's root on the test stack
 (started for it unless it is up), never on the live one: the cycle section unpauses the live
 DAG and runs it.
 Writes `bench/results/latest.json` (every figure, the ratios, the targets, the
-machine) and regenerates the generated part of `BENCHMARKS.md`; a smoke or
+machine) and regenerates the generated parts of `BENCHMARKS.md`; a smoke or
 `--only` run writes `bench/results/<smoke|only-SECTION>.json` and leaves
-BENCHMARKS.md alone unless `--output`/`--markdown` say otherwise. Every path
+BENCHMARKS.md alone unless `--output`/`--markdown` say otherwise, except `--only history`,
+which writes `bench/results/history.json` and its own part of BENCHMARKS.md (with the plot
+`docs/pictures/bench-history.png`). Every path
 must leave the warehouse exactly as the generator's manifest says, or the run
 fails. Everything a run creates (databases `market_bench_<run>_*`, topics
 `bench.*.<run>`, a drain checkpoint) is removed at its end; logs stay in
@@ -33,9 +36,10 @@ from bench.measure import progress
 from market_pipeline.in_airflow import connections
 from market_pipeline.settings import PROJECT_ROOT, STATE_DIR, refuse_the_live_stack
 
-SECTIONS = ("generate", "throughput", "cycle", "quota")
+SECTIONS = ("generate", "throughput", "cycle", "quota", "history")
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 LATEST = RESULTS_DIR / "latest.json"
+HISTORY = RESULTS_DIR / "history.json"
 MARKDOWN = PROJECT_ROOT / "BENCHMARKS.md"
 DEFAULT_BARS = 1_000_000
 DEFAULT_CYCLE_RUNS = 10
@@ -52,15 +56,23 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int,
                         help="messages per batch (default: max_offsets_per_trigger of config/airflow_variables.json)")
     parser.add_argument("--cycle-runs", type=int, help=f"runs of each kind (default {DEFAULT_CYCLE_RUNS}; smoke 1)")
+    parser.add_argument("--large", action="store_true", help="history section: 30M bars too")
     parser.add_argument("--output", type=Path, help="results JSON (default: see above)")
     parser.add_argument("--markdown", type=Path, help="file whose generated part is rewritten (default: see above)")
     args = parser.parse_args()
     partial = args.smoke or args.only
     args.bars = args.bars or (SMOKE_BARS if args.smoke else DEFAULT_BARS)
     args.cycle_runs = args.cycle_runs or (1 if args.smoke else DEFAULT_CYCLE_RUNS)
-    args.output = args.output or (RESULTS_DIR / f"{'smoke' if args.smoke else 'only-' + args.only}.json"
-                                  if partial else LATEST)
-    args.markdown = args.markdown or (None if partial else MARKDOWN)
+    # The history section has its own block of BENCHMARKS.md and its own committed results.
+    own_block = args.only == "history" and not args.smoke
+    if own_block:
+        default_output = HISTORY
+    elif partial:
+        default_output = RESULTS_DIR / f"{'smoke' if args.smoke else 'only-' + args.only}.json"
+    else:
+        default_output = LATEST
+    args.output = args.output or default_output
+    args.markdown = args.markdown or (MARKDOWN if own_block or not partial else None)
     return args
 
 
@@ -75,7 +87,7 @@ def main() -> None:
     # The replayed fetch steps and the migrations log every step: the progress bars say enough.
     for name in ("market_pipeline", "yoyo"):
         logging.getLogger(name).setLevel(logging.WARNING)
-    from bench import cycle, quota, throughput
+    from bench import cycle, history, history_report, quota, throughput
     from bench.scratch import scratch_database
     from market_pipeline.in_airflow.connections import kafka_config
 
@@ -108,6 +120,10 @@ def main() -> None:
             results["cycle"] = cycle.run(bootstrap, uri, args.cycle_runs, args.cycle_runs, warm_up=not args.smoke)
     if "quota" in sections:
         results["quota"] = quota.run(args.smoke)
+    if "history" in sections:
+        sizes = history.SMOKE_SIZES if args.smoke else history.LARGE_SIZES if args.large else history.SIZES
+        results["history"] = history.run(base_uri, run_id, sizes, args.smoke)
+        results["history"]["targets"] = history_report.targets(results["history"])
 
     results["run"].update(finished_at=datetime.now(UTC).isoformat(), load_average_at_end=report.load_average())
     results["figures"] = report.figures(results)
@@ -116,7 +132,10 @@ def main() -> None:
     args.output.write_text(json.dumps(results, indent=2, default=str) + "\n")
     if args.markdown:
         report.write_markdown(args.markdown, results)
-    print(report.markdown(results))
+    if set(sections) - {"history"}:
+        print(report.markdown(results))
+    if "history" in results:
+        print(history_report.markdown(results["history"]))
     print(f"\nresults: {args.output}" + (f"; table regenerated in {args.markdown}" if args.markdown else ""))
 
 

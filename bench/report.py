@@ -12,9 +12,11 @@ from pathlib import Path
 import psutil
 import psycopg
 
+from bench import history_report as history
 from market_pipeline.settings import JARS_DIR
 
 BEGIN, END = "<!-- bench:generated:begin -->", "<!-- bench:generated:end -->"
+HISTORY_BEGIN, HISTORY_END = "<!-- bench:history:begin -->", "<!-- bench:history:end -->"
 GB = 1_000_000_000
 
 # key: (label, unit, "before": from the measurements of 2026-11-24 on the project as it stood)
@@ -177,10 +179,20 @@ def markdown(results: dict) -> str:
 
 
 def write_markdown(path: Path, results: dict) -> None:
-    """Replace what stands between the markers of `path` (created with only them if missing)."""
-    text = path.read_text() if path.exists() else f"{BEGIN}\n{END}\n"
-    if BEGIN not in text or END not in text:
-        raise ValueError(f"{path} lacks the markers {BEGIN} and {END}")
-    head, rest = text.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    path.write_text(f"{head}{BEGIN}\n{markdown(results)}\n{END}{tail}")
+    """Replace what stands between the markers of `path` (created with only them if missing): the
+    main table when its sections ran, the history section's when it ran."""
+    text = path.read_text() if path.exists() else f"{BEGIN}\n{END}\n{HISTORY_BEGIN}\n{HISTORY_END}\n"
+    if set(results["run"]["sections"]) - {"history"}:
+        text = _replace_block(path, text, BEGIN, END, markdown(results))
+    if "history" in results:
+        text = _replace_block(path, text, HISTORY_BEGIN, HISTORY_END, history.markdown(results["history"]))
+        history.plot(results["history"], path.parent / history.PLOT)
+    path.write_text(text)
+
+
+def _replace_block(path: Path, text: str, begin: str, end: str, block: str) -> str:
+    if begin not in text or end not in text:
+        raise ValueError(f"{path} lacks the markers {begin} and {end}")
+    head, rest = text.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    return f"{head}{begin}\n{block}\n{end}{tail}"

@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 
 from bench.generate import INTERVAL, generate, message, price
-from bench.report import BEGIN, END, FIGURES, TARGETS
+from bench.history_report import PAGE_QUERIES, PLOT
+from bench.history_report import ROWS as HISTORY_ROWS
+from bench.report import BEGIN, END, FIGURES, HISTORY_BEGIN, HISTORY_END, TARGETS
 from market_pipeline.bars import Bar
 
 pytestmark = pytest.mark.integration
@@ -60,7 +62,8 @@ def test_benchmark_smoke_checks_every_path_and_reports_every_figure(tmp_path):
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
 
     results = json.loads(output.read_text())
-    assert results["run"]["smoke"] and results["run"]["sections"] == ["generate", "throughput", "cycle", "quota"]
+    assert results["run"]["smoke"] and results["run"]["sections"] == ["generate", "throughput", "cycle", "quota",
+                                                                      "history"]
     assert set(results["machine"]) >= {"cpu_count", "cpu_model", "ram_gb", "os", "python", "java", "spark",
                                        "kafka", "postgres"}
     throughput = results["throughput"]
@@ -76,7 +79,17 @@ def test_benchmark_smoke_checks_every_path_and_reports_every_figure(tmp_path):
     for plan in ("free", "premium"):
         assert results["quota"][plan]["days"] and results["quota"][plan]["throttled"] == 0
 
+    [(size, history)] = results["history"]["sizes"].items()
+    assert history["load"]["bars"] >= int(size) and history["size"]["bars"] > history["load"]["bars"]
+    assert history["upsert_new"]["bars"] == history["upsert_revised"]["bars"] > 0
+    assert all(history["queries"][name]["rows"] > 0 for name in PAGE_QUERIES)
+    assert {row["met"] for row in results["history"]["targets"]} <= {True, False}
+    assert 0 < history["bar_time_index"]["brin"]["size_mb"] < history["bar_time_index"]["btree"]["size_mb"]
+
     text = markdown.read_text()
     generated = text.split(BEGIN, 1)[1].split(END, 1)[0]
     assert all(label in generated for label, *_ in FIGURES.values())
     assert text.split(BEGIN, 1)[0] == (ROOT / "BENCHMARKS.md").read_text().split(BEGIN, 1)[0], "prose kept"
+    history_block = text.split(HISTORY_BEGIN, 1)[1].split(HISTORY_END, 1)[0]
+    assert all(label in history_block for label, *_ in HISTORY_ROWS)
+    assert (markdown.parent / PLOT).stat().st_size > 0

@@ -1,0 +1,18 @@
+-- Corporate actions for the history benchmark's symbols, so the refreshes adjust as they do for
+-- real ones: a dividend of 0.25 on the first session of each February, May, August and November,
+-- and for every fourth symbol a 2-for-1 split on the first session of 2016.
+INSERT INTO market.dividends (symbol, ex_dividend_date, amount, fetched_at)
+SELECT 'H' || lpad(n::text, 2, '0'), min(s.session_date), 0.25, now()
+FROM generate_series(1, %(symbols)s) AS n
+CROSS JOIN market.trading_sessions AS s
+WHERE s.session_date > %(first_day)s AND s.session_date <= %(last_day)s
+  AND extract(month FROM s.session_date) IN (2, 5, 8, 11)
+GROUP BY n, date_trunc('month', s.session_date);
+
+INSERT INTO market.splits (symbol, effective_date, split_factor, fetched_at)
+SELECT 'H' || lpad(n::text, 2, '0'), min(s.session_date), 2, now()
+FROM generate_series(4, %(symbols)s, 4) AS n
+CROSS JOIN market.trading_sessions AS s
+WHERE s.session_date >= date '2016-01-01' AND s.session_date > %(first_day)s AND s.session_date <= %(last_day)s
+GROUP BY n
+HAVING min(s.session_date) < date '2016-02-01';
