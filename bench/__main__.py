@@ -57,6 +57,8 @@ def parse_args() -> argparse.Namespace:
                         help="messages per batch (default: max_offsets_per_trigger of config/airflow_variables.json)")
     parser.add_argument("--cycle-runs", type=int, help=f"runs of each kind (default {DEFAULT_CYCLE_RUNS}; smoke 1)")
     parser.add_argument("--large", action="store_true", help="history section: 30M bars too")
+    parser.add_argument("--history-bars", type=int, nargs="+", metavar="BARS",
+                        help="history section: these sizes instead (default 1M 10M)")
     parser.add_argument("--output", type=Path, help="results JSON (default: see above)")
     parser.add_argument("--markdown", type=Path, help="file whose generated part is rewritten (default: see above)")
     args = parser.parse_args()
@@ -121,7 +123,8 @@ def main() -> None:
     if "quota" in sections:
         results["quota"] = quota.run(args.smoke)
     if "history" in sections:
-        sizes = history.SMOKE_SIZES if args.smoke else history.LARGE_SIZES if args.large else history.SIZES
+        sizes = args.history_bars or (history.SMOKE_SIZES if args.smoke else
+                                      history.LARGE_SIZES if args.large else history.SIZES)
         results["history"] = history.run(base_uri, run_id, sizes, args.smoke)
         results["history"]["targets"] = history_report.targets(results["history"])
 

@@ -15,12 +15,12 @@ CROSS JOIN market.trading_sessions AS s
 CROSS JOIN LATERAL generate_series(s.extended_open, s.extended_close - interval '5 minutes', interval '5 minutes')
     AS slot (bar_time)
 CROSS JOIN LATERAL (
-    SELECT (20 + 10 * sym.n) * exp(0.25 * sin((s.session_date - date '2000-01-01') / 60.0 + sym.n)
-                                   + 0.05 * sin(extract(epoch FROM slot.bar_time) / 3600.0)) AS level
+    SELECT ((20 + 10 * sym.n) * exp(0.25 * sin((s.session_date - date '2000-01-01') / 60.0 + sym.n)
+                                    + 0.05 * sin(extract(epoch FROM slot.bar_time)::float8 / 3600)))::numeric AS level
 ) AS wave
 CROSS JOIN LATERAL (
-    SELECT round(wave.level, 4) AS open, round(wave.level * (1 + (random() - 0.5) * 0.004), 4) AS close,
-           round((random() * 0.002 * wave.level)::numeric, 4) AS wick
+    SELECT round(wave.level, 4) AS open, round(wave.level * (1 + (random()::numeric - 0.5) * 0.004), 4) AS close,
+           round(random()::numeric * 0.002 * wave.level, 4) AS wick
 ) AS p
 WHERE s.session_date >= %(first_day)s AND s.session_date < %(end_day)s
 ORDER BY sym.n, slot.bar_time

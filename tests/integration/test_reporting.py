@@ -228,3 +228,13 @@ def test_freshness_shows_the_watchdog_s_last_verdict(reporting):
                                             "bars_expected": True, "stale": True, "reason": "not loaded"}])
     assert select(reporting, "SELECT symbol, watchdog_stale, watchdog_reason FROM reporting.freshness"
                              " ORDER BY symbol") == [("NEW", None, None), ("TST", True, "not loaded")]
+
+
+def test_latest_bars_are_each_series_newest_in_time_order(reporting):
+    expected = select(reporting, """
+        SELECT symbol, interval, bar_time, open, high, low, close, volume
+        FROM (SELECT b.*, row_number() OVER (PARTITION BY symbol, interval ORDER BY bar_time DESC) AS rank
+              FROM market.bars AS b) AS ranked
+        WHERE rank <= 3 ORDER BY symbol, interval, bar_time""")
+    assert {symbol for symbol, *_ in expected} >= {"TST", "AVG"}
+    assert warehouse.latest_bars(reporting, per_symbol=3) == expected
