@@ -38,7 +38,7 @@ from bench.scratch import scratch_database
 from market_pipeline import warehouse
 from market_pipeline.in_airflow import market_page
 from market_pipeline.load.sink import ExactlyOnceSink
-from market_pipeline.trading_calendar import EASTERN, session_bounds, trading_days
+from market_pipeline.trading_calendar import EASTERN, HISTORY_START, session_bounds, trading_days
 
 SIZES = (1_000_000, 10_000_000)
 LARGE_SIZES = (*SIZES, 30_000_000)
@@ -46,7 +46,8 @@ SMOKE_SIZES = (20_000,)
 SYMBOLS = 20
 INTERVAL = "5min"
 LAST_SESSION = date(2026, 11, 25)
-FIRST_LOADABLE = date(2001, 1, 2)  # the calendar starts in 2000: history months go before this
+# A year after the calendar starts: the history months the bench prepends go before the load.
+FIRST_LOADABLE = HISTORY_START.replace(year=HISTORY_START.year + 1)
 LIVE_RUNS, MONTH_RUNS, QUERY_RUNS = 5, 3, 7
 UPSERT_BARS, SMOKE_UPSERT_BARS = 200_000, 2_000
 FACTORS_TIMEOUT_SECONDS = 120
