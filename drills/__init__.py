@@ -8,8 +8,9 @@ they all agree. `python -m drills NAME|all` runs them (see `drills/__main__.py`)
   or duplicated on the topic (`drills.broker`);
 - `postgres`: stop a (private) warehouse PostgreSQL mid-drain under the real DAG: the drain fails,
   retries, alerts on its last try, and the table ends exact (`drills.postgres`);
-- `drain-kill`: SIGKILL spark-submit at seeded random moments of a large drain, then finish it:
-  the table is exact and every message is committed once (`drills.drain_kill`);
+- `drain-kill`: SIGKILL spark-submit, or with `--drain-session connect` the Spark Connect server,
+  at seeded random moments of a large drain, then finish it: the table is exact and every message
+  is committed once (`drills.drain_kill`);
 - `scheduler`: SIGKILL the test stack's Airflow scheduler mid-run, restart it with `bin/stack
   start`: the run ends cleanly and nothing is lost (`drills.scheduler`).
 
@@ -32,6 +33,7 @@ class Options:
     seed: int = 15
     bars: int = 1_000_000
     kills: int = 10
+    drain_session: str = "per_run"
 
 
 def _broker(report: Report, options: Options) -> None:
@@ -49,7 +51,8 @@ def _postgres(report: Report, options: Options) -> None:
 def _drain_kill(report: Report, options: Options) -> None:
     from drills import drain_kill
 
-    drain_kill.run(report, seed=options.seed, bars=options.bars, kills=options.kills)
+    drain_kill.run(report, seed=options.seed, bars=options.bars, kills=options.kills,
+                   drain_session=options.drain_session)
 
 
 def _scheduler(report: Report, options: Options) -> None:

@@ -11,7 +11,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from drills.report import Report
-from harness.warehouse import bars_snapshot, batches, fetch_all
+from harness.warehouse import bars_snapshot, batches
 from market_pipeline import kafka_io, warehouse
 from market_pipeline.simulator import AlphaVantageSimulator
 
@@ -88,15 +88,3 @@ def check_each_message_committed_once(report: Report, bootstrap: str, topics: It
                  sum(messages for _, _, messages in batches(uri, query_name)))
     report.check("partitions whose committed offset is not Kafka's end offset", 0,
                  sum(1 for key, end in ends.items() if committed.get(key, 0) != end))
-
-
-def sink_transaction_open(uri: str, query_name: str) -> bool:
-    """Whether the drain's sink (application_name = its query name) is inside a transaction."""
-    return fetch_all(uri, "SELECT count(*) FROM pg_stat_activity WHERE application_name = %(q)s "
-                          "AND xact_start IS NOT NULL", {"q": query_name})[0][0] > 0
-
-
-def sink_waiting_on_a_lock(uri: str, query_name: str) -> bool:
-    """Whether the drain's sink is inside a transaction and waiting for a lock another holds."""
-    return fetch_all(uri, "SELECT count(*) FROM pg_stat_activity WHERE application_name = %(q)s "
-                          "AND xact_start IS NOT NULL AND wait_event_type = 'Lock'", {"q": query_name})[0][0] > 0

@@ -1,5 +1,8 @@
-"""Drill `drain-kill`: SIGKILL spark-submit at seeded random moments of a large drain, then let
-it finish, and count.
+"""Drill `drain-kill`: SIGKILL the drain's Spark at seeded random moments of a large drain, then
+let it finish, and count. With `drain_session` per_run that is spark-submit (the Spark of the
+launch's own); with connect, a private Spark Connect server as the stack runs it (under its
+supervisor, which starts it again) while a launch drains through it: each kill takes the server's
+JVM and the sink's Python worker, and the launch fails with them.
 
 The drain is launched as the integration tests launch it (`harness.drain_job.DrainJob`:
 spark-submit, the project's drain app, its own process group) against topics of its own on the
@@ -29,19 +32,20 @@ import random
 import signal
 import subprocess
 import tempfile
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from drills.counts import check_each_message_committed_once, sink_transaction_open, sink_waiting_on_a_lock
+from drills.counts import check_each_message_committed_once
 from drills.report import Report
 from harness.bars import FETCHED_AT, make_bar, produce
 from harness.drain_job import DrainJob
-from harness.services import private_postgres
+from harness.services import PrivateSparkConnect, private_postgres, private_spark_connect
 from harness.topics import own_topics
 from harness.waits import wait_until
-from harness.warehouse import batches, fetch_all
+from harness.warehouse import batches, fetch_all, sink_transaction_open, sink_waiting_on_a_lock
 from market_pipeline import warehouse
 from market_pipeline.bars import RejectedBar
 from market_pipeline.in_airflow.connections import kafka_config
@@ -61,21 +65,24 @@ class Workload:
     quarantined: int
 
 
-def run(report: Report, *, seed: int, bars: int, kills: int) -> None:
+def run(report: Report, *, seed: int, bars: int, kills: int, drain_session: str = "per_run") -> None:
     rng = random.Random(seed)
     bootstrap = kafka_config()["bootstrap.servers"]
     with private_postgres() as postgres, own_topics(bootstrap) as topics, \
-            tempfile.TemporaryDirectory(prefix="drill-drain-") as folder:
+            tempfile.TemporaryDirectory(prefix="drill-drain-") as folder, \
+            (private_spark_connect() if drain_session == "connect" else nullcontext()) as server:
         uri = postgres.uri()
         warehouse.apply_migrations(uri)
         report.step(f"private warehouse on port {postgres.port}; producing {bars:,} bars to {topics['bars']}")
         workload = produce_workload(bootstrap, topics, bars)
         drain = DrainJob(bootstrap, topics, Path(folder) / "checkpoint", uri, query_name="drill_drain_kill",
-                         max_offsets_per_trigger=math.ceil(workload.messages / BATCHES))
+                         max_offsets_per_trigger=math.ceil(workload.messages / BATCHES),
+                         spark_connect_url=server.url if server else "")
+        target = f"the Spark Connect server on port {server.port}" if server else "spark-submit"
         report.step(f"produced {workload.messages:,} messages; drain batches of up to "
-                    f"{drain.max_offsets_per_trigger:,}; killing it {kills} times (seed {seed})")
+                    f"{drain.max_offsets_per_trigger:,}; killing {target} {kills} times (seed {seed})")
 
-        killed_in_transaction = _kill_inside_a_sink_transaction(drain, uri)
+        killed_in_transaction = _kill_inside_a_sink_transaction(drain, uri, server)
         report.step(f"kill 1 {'inside' if killed_in_transaction else 'outside'} a sink transaction")
         [(rows_after_first_kill,)] = fetch_all(uri, "SELECT count(*) FROM market.bars")
         report.check("batches committed by the attempt killed before its commit", 0,
@@ -93,7 +100,7 @@ def run(report: Report, *, seed: int, bars: int, kills: int) -> None:
                 break
             except subprocess.TimeoutExpired:
                 in_transaction = sink_transaction_open(uri, drain.query_name)
-                _kill(job)
+                _kill(job, server)
                 landed += 1
                 report.step(f"kill {landed}, {delay:.1f} s after a new batch was planned, "
                             f"{'inside' if in_transaction else 'outside'} a sink transaction: "
@@ -113,7 +120,7 @@ def run(report: Report, *, seed: int, bars: int, kills: int) -> None:
         check_each_message_committed_once(report, bootstrap, topics.values(), uri, drain.query_name)
 
 
-def _kill_inside_a_sink_transaction(drain: DrainJob, uri: str) -> bool:
+def _kill_inside_a_sink_transaction(drain: DrainJob, uri: str, server: PrivateSparkConnect | None) -> bool:
     """Start the drain with batch records locked out, kill it while its sink waits at the first
     batch's record (its writes made, not committed), then lift the lock. Whether it got there."""
     with warehouse.transaction(uri, application_name="drill_lock") as lock:
@@ -123,7 +130,7 @@ def _kill_inside_a_sink_transaction(drain: DrainJob, uri: str) -> bool:
         wait_until(lambda: job.poll() is not None or sink_waiting_on_a_lock(uri, drain.query_name), 240,
                    interval=0.05)
         waiting = sink_waiting_on_a_lock(uri, drain.query_name)
-        _kill(job)
+        _kill(job, server)
     return waiting
 
 
@@ -133,10 +140,17 @@ def _wait_for_a_new_batch(job: subprocess.Popen, checkpoint: Path) -> None:
     wait_until(lambda: job.poll() is not None or _planned_batches(checkpoint) != planned, float("inf"), interval=0.05)
 
 
-def _kill(job: subprocess.Popen) -> None:
-    if job.poll() is None:
-        os.killpg(job.pid, signal.SIGKILL)
+def _kill(job: subprocess.Popen, server: PrivateSparkConnect | None) -> None:
+    """SIGKILL of the launch's Spark: spark-submit's process group, or the Connect server, which
+    the launch does not outlive; then wait until the server's supervisor has it serving again."""
+    if server is None:
+        if job.poll() is None:
+            os.killpg(job.pid, signal.SIGKILL)
+        job.wait()
+        return
+    server.kill_server()
     job.wait()
+    server.wait_until_serving()
 
 
 def _planned_batches(checkpoint: Path) -> int:

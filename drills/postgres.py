@@ -35,12 +35,12 @@ from drills.airflow_runs import (
     task_state,
     try_states,
 )
-from drills.counts import check_each_message_committed_once, check_warehouse_holds_served_bars, sink_transaction_open
+from drills.counts import check_each_message_committed_once, check_warehouse_holds_served_bars
 from drills.report import Report
 from harness.sandbox import run_dag
 from harness.services import private_postgres
 from harness.waits import wait_until
-from harness.warehouse import batches
+from harness.warehouse import batches, sink_transaction_open
 from market_pipeline.in_airflow.connections import kafka_config
 
 SHORT_OUTAGE_SECONDS = 5

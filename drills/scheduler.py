@@ -23,11 +23,12 @@ import time
 from pathlib import Path
 
 from drills.airflow_runs import DAG_ID, airflow_api, dag_sandbox, start_run
-from drills.counts import check_each_message_committed_once, check_warehouse_holds_served_bars, sink_transaction_open
+from drills.counts import check_each_message_committed_once, check_warehouse_holds_served_bars
 from drills.report import Report
 from harness.sandbox import run_dag
 from harness.services import private_postgres
 from harness.waits import wait_until
+from harness.warehouse import sink_transaction_open
 from market_pipeline.in_airflow.connections import kafka_config
 from market_pipeline.settings import PROJECT_ROOT, STATE_DIR
 

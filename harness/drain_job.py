@@ -1,6 +1,6 @@
 """The drain launched directly, as the DAG's operator launches it (`market_pipeline.load.drain_submit`),
 in a process group of its own: a kill reaches spark-submit's JVM and its Python driver, nothing
-else."""
+else (on a Spark Connect server, the query itself runs on in the server)."""
 
 from __future__ import annotations
 
@@ -22,12 +22,14 @@ class DrainJob:
     warehouse_uri: str
     query_name: str = "test_drain"
     max_offsets_per_trigger: int = field(default_factory=lambda: default_config().max_offsets_per_trigger)
+    # A Spark Connect server's sc:// URL to run on (drain_session connect); empty: a Spark of its own.
+    spark_connect_url: str = ""
 
     def launch(self) -> DrainSubmit:
         return DrainSubmit(bootstrap_servers=self.bootstrap, bars_topic=self.topics["bars"],
                            dead_letter_topic=self.topics["dead_letter"], checkpoint=str(self.checkpoint),
                            query_name=self.query_name, max_offsets_per_trigger=str(self.max_offsets_per_trigger),
-                           warehouse_uri=self.warehouse_uri)
+                           warehouse_uri=self.warehouse_uri, spark_connect_url=self.spark_connect_url)
 
     def command(self, app: str | Path = DRAIN_APP) -> list[str]:
         return self.launch().command(str(Path(sys.executable).parent / "spark-submit"), "local[2]", str(app))

@@ -1,4 +1,5 @@
-"""A private Kafka broker and a private PostgreSQL cluster, for the drills that kill or stop one.
+"""A private Kafka broker, a private PostgreSQL cluster and a private Spark Connect server, for the
+tests and drills that kill or stop one.
 
 The stack's broker and database are shared (Airflow's metadata database lives on the same
 PostgreSQL), so a drill never stops them: it starts its own, made by the same code as the stack's
@@ -11,10 +12,13 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+import psutil
 
 from local_stack import kafka, postgres
 from local_stack.ports import free_port, wait_for_port
@@ -23,7 +27,8 @@ HOST = "127.0.0.1"
 # The database the drills' warehouse lives in, inside the private cluster.
 WAREHOUSE_DATABASE = "market_data"
 
-__all__ = ["free_port", "private_kafka", "private_postgres", "PrivateKafka", "PrivatePostgres"]
+__all__ = ["free_port", "private_kafka", "private_postgres", "private_spark_connect", "PrivateKafka",
+           "PrivatePostgres", "PrivateSparkConnect"]
 
 
 class PrivateKafka:
@@ -119,4 +124,64 @@ def private_postgres() -> Iterator[PrivatePostgres]:
     finally:
         if cluster.data.exists() and cluster.running():
             cluster.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+class PrivateSparkConnect:
+    """A Spark Connect server as the stack runs it (`python -m local_stack spark-connect-server`:
+    the server under its supervisor) on a free port. `kill_server` is SIGKILL of the server's JVM
+    and of the sink's Python worker beside it, as a crash would; the supervisor starts it again."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.port = free_port()
+        self.log = folder / "spark-connect.log"
+        self.supervisor: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"sc://{HOST}:{self.port}"
+
+    def start(self) -> None:
+        env = {**os.environ, "STACK_HOST": HOST, "SPARK_CONNECT_PORT": str(self.port),
+               "SPARK_CONNECT_MASTER": "local[2]"}
+        with self.log.open("a") as log:
+            self.supervisor = subprocess.Popen(
+                [sys.executable, "-m", "local_stack", "spark-connect-server", str(self.folder)], env=env,
+                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+        self.wait_until_serving()
+
+    def wait_until_serving(self, seconds: float = 180) -> None:
+        wait_for_port(HOST, self.port, seconds, alive=lambda: self.supervisor.poll() is None)
+
+    def server_processes(self) -> list[psutil.Process]:
+        """The server's JVM and what it started (the Python workers), not the supervisor."""
+        return psutil.Process(self.supervisor.pid).children(recursive=True)
+
+    def kill_server(self) -> None:
+        processes = self.server_processes()
+        for process in processes:
+            process.send_signal(signal.SIGKILL)
+        psutil.wait_procs(processes, timeout=30)
+
+    def stop(self) -> None:
+        if self.supervisor is None or self.supervisor.poll() is not None:
+            return
+        os.killpg(self.supervisor.pid, signal.SIGTERM)
+        try:
+            self.supervisor.wait(60)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.supervisor.pid, signal.SIGKILL)
+            self.supervisor.wait()
+
+
+@contextmanager
+def private_spark_connect() -> Iterator[PrivateSparkConnect]:
+    folder = Path(tempfile.mkdtemp(prefix="private-spark-connect-"))
+    server = PrivateSparkConnect(folder)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
         shutil.rmtree(folder, ignore_errors=True)

@@ -1,7 +1,7 @@
 """bin/stack's calls into local_stack: `python -m local_stack COMMAND STATE_DIR` (see --help).
 
 Host and ports come from the stack's environment (STACK_HOST, POSTGRES_PORT, KAFKA_PORT,
-KAFKA_CONTROLLER_PORT), which bin/stack loads from config/stack.env.
+KAFKA_CONTROLLER_PORT, SPARK_CONNECT_PORT), which bin/stack loads from config/stack.env.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import os
 import sys
 from pathlib import Path
 
-from local_stack import kafka, postgres
+from local_stack import kafka, postgres, spark_connect
 from local_stack.ports import wait_for_port
 
 
@@ -54,7 +54,13 @@ def kafka_broker(state_dir: Path) -> None:
     os.execvp(command[0], command)
 
 
-COMMANDS = [postgres_data_dir, postgres_init, postgres_start, postgres_stop, kafka_configure, kafka_broker]
+def spark_connect_server(state_dir: Path) -> None:
+    """Run the Spark Connect server the drain uses, restarted whenever it dies, until stopped."""
+    spark_connect.run_from_environment(state_dir)
+
+
+COMMANDS = [postgres_data_dir, postgres_init, postgres_start, postgres_stop, kafka_configure, kafka_broker,
+            spark_connect_server]
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -39,6 +39,8 @@ WAREHOUSE_CONN_ID = "warehouse"
 # The reporting schema's read-only login (market_reader): the market page and the chart export.
 READER_CONN_ID = "warehouse_reader"
 SPARK_CONN_ID = "spark_default"
+# The long-lived Spark Connect server the drain's session runs on (drain_session `connect`).
+SPARK_CONNECT_CONN_ID = "spark_connect_default"
 # Alert channels: e-mail, and chat through Apprise (either may be missing: no alert there).
 SMTP_CONN_ID = "smtp_default"
 CHAT_CONN_ID = "apprise_default"

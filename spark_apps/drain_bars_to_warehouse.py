@@ -10,7 +10,10 @@ Usage: drain_bars_to_warehouse.py --bootstrap-servers HOST:PORT --bars-topic TOP
            --dead-letter-topic TOPIC --checkpoint DIR [--query-name NAME] [--max-offsets-per-trigger N]
 
 The warehouse's URI comes from the WAREHOUSE_URI environment variable, never
-from the command line, so its password shows in no process list or log.
+from the command line, so its password shows in no process list or log. With
+SPARK_CONNECT_URL set (sc://host:port), the query runs on that long-lived Spark
+Connect server and this process builds no Spark of its own; without it, on
+spark-submit's --master.
 
 Run it by hand with:
     WAREHOUSE_URI=postgres://market:...@127.0.0.1:5433/market_data \
@@ -31,6 +34,7 @@ from pyspark.sql.types import StringType, StructField, StructType
 
 from market_pipeline.bars import RULES, spark_fields
 from market_pipeline.load.sink import ExactlyOnceSink
+from market_pipeline.load.spark_connect import SPARK_CONNECT_URL_ENV
 from market_pipeline.settings import DRAIN_QUERY_NAME
 
 # The message's fields, from the bar's contract (`market_pipeline.bars`), every one read as a
@@ -85,6 +89,23 @@ def _rejection_reason(dead_letter_topic: str) -> Column:
     return reason
 
 
+def spark_session(app_name: str, connect_url: str | None) -> SparkSession:
+    """A session of the long-lived Spark Connect server at `connect_url`, or, without one, a
+    Spark of this process's own (spark-submit's `--master`)."""
+    builder = SparkSession.builder.appName(app_name)
+    if connect_url:
+        # spark-submit hands its --master to this process as MASTER, and pyspark refuses a master
+        # beside a remote; the master is spark-submit's own here, this process builds no Spark.
+        os.environ.pop("MASTER", None)
+        builder = builder.remote(connect_url)
+    else:
+        # The server sets its own static settings; a Spark of our own: no UI.
+        builder = builder.config("spark.ui.enabled", "false")
+    # Small batches on a small machine: a few partitions.
+    return (builder.config("spark.sql.session.timeZone", "UTC")
+            .config("spark.sql.shuffle.partitions", "2").getOrCreate())
+
+
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bootstrap-servers", required=True)
@@ -105,14 +126,7 @@ def main(sink_factory: Callable[[str, str], ExactlyOnceSink] = ExactlyOnceSink) 
     if not warehouse_uri:
         raise SystemExit("WAREHOUSE_URI is not set: the warehouse's postgres:// URI is required")
 
-    spark = (
-        SparkSession.builder.appName(args.query_name)
-        .config("spark.sql.session.timeZone", "UTC")
-        # Small batches on a small machine: a few partitions, no UI.
-        .config("spark.sql.shuffle.partitions", "2")
-        .config("spark.ui.enabled", "false")
-        .getOrCreate()
-    )
+    spark = spark_session(args.query_name, os.environ.get(SPARK_CONNECT_URL_ENV))
 
     messages = (
         spark.readStream.format("kafka")

@@ -1,5 +1,6 @@
 """What the tasks, the CLI, the benchmark and the drills read from Airflow's connections and
-Variables: the Kafka and warehouse settings, the API client, and the quota ledger's store."""
+Variables: the Kafka, warehouse and Spark Connect settings, the API client, and the quota ledger's
+store."""
 
 from __future__ import annotations
 
@@ -7,7 +8,13 @@ from airflow.sdk import Connection, Variable
 
 from market_pipeline.fetch.alphavantage import AlphaVantageClient, RequestObserver
 from market_pipeline.fetch.quota import Ledger
-from market_pipeline.settings import ALPHAVANTAGE_CONN_ID, KAFKA_CONN_ID, QUOTA_LEDGER_VARIABLE, WAREHOUSE_CONN_ID
+from market_pipeline.settings import (
+    ALPHAVANTAGE_CONN_ID,
+    KAFKA_CONN_ID,
+    QUOTA_LEDGER_VARIABLE,
+    SPARK_CONNECT_CONN_ID,
+    WAREHOUSE_CONN_ID,
+)
 from market_pipeline.trading_calendar import Entitlement
 
 
@@ -48,3 +55,10 @@ def alphavantage_client(
 def warehouse_uri(conn_id: str = WAREHOUSE_CONN_ID) -> str:
     """The warehouse's libpq URI, from its Airflow connection."""
     return Connection.get(conn_id).get_uri()
+
+
+def spark_connect_url(conn_id: str = SPARK_CONNECT_CONN_ID) -> str:
+    """The Spark Connect server's sc:// URL, from its connection (the Spark provider's format)."""
+    from airflow.providers.apache.spark.hooks.spark_connect import SparkConnectHook
+
+    return SparkConnectHook(conn_id).get_connection_url()

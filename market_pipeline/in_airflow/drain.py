@@ -18,7 +18,9 @@ from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOpe
 from airflow.sdk import task
 
 from market_pipeline.in_airflow import tasks
-from market_pipeline.in_airflow.params import RunTarget
+from market_pipeline.in_airflow.connections import spark_connect_url
+from market_pipeline.in_airflow.params import RunTarget, load_config
+from market_pipeline.load import spark_connect
 from market_pipeline.load.drain_submit import DRAIN_APP, DrainSubmit
 from market_pipeline.settings import (
     CHECKPOINTS_DIR,
@@ -69,18 +71,31 @@ def drain_to_warehouse() -> DrainOperator:
 
 
 class DrainOperator(SparkSubmitOperator):
-    """SparkSubmitOperator that zips the `market_pipeline` package at launch and passes it with
-    `--py-files`: against a standalone master (`spark_default`'s host) the executors run on other
-    machines and import the same code as the driver. Zipped at every launch, so it is never stale.
+    """SparkSubmitOperator that runs the drain where the `drain_session` setting says:
+
+    - `connect` (the default): a session on the long-lived Spark Connect server of the run's
+      `spark_connect_conn_id`, checked first, so a server that is down fails the try at once
+      with its name and address (the last try's alert carries that line). spark-submit's JVM
+      then hosts only the Python driver (`--master` is still passed: the provider always does).
+    - `per_run`: a Spark of the launch's own on `spark_default`'s master.
+
+    Either way it zips the `market_pipeline` package at launch and passes it with `--py-files`:
+    against a standalone master the executors run on other machines and import the same code as
+    the driver. Zipped at every launch, so it is never stale.
 
     When the job has loaded, it brings the reporting layer level with the bars, in the same
     task: a task of its own cost another task start (1-3 s) in every 90-second run that drains."""
 
     def execute(self, context: Any) -> None:
+        target = RunTarget.model_validate(context["params"])
+        if load_config(target.config_variable).drain_session == "connect":
+            url = spark_connect_url(target.spark_connect_conn_id)
+            spark_connect.require_serving(url, target.spark_connect_conn_id)
+            self.env_vars = {**self.env_vars, spark_connect.SPARK_CONNECT_URL_ENV: url}
         package_job(JOB_PACKAGE_ZIP)
         self.py_files = str(JOB_PACKAGE_ZIP)
         super().execute(context)
-        tasks.refresh_reporting(RunTarget.model_validate(context["params"]))
+        tasks.refresh_reporting(target)
 
 
 def package_job(path: Path) -> None:

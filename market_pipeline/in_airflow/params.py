@@ -16,6 +16,7 @@ from market_pipeline.settings import (
     DEAD_LETTER_TOPIC,
     DRAIN_QUERY_NAME,
     QUOTA_LEDGER_VARIABLE,
+    SPARK_CONNECT_CONN_ID,
     WAREHOUSE_CONN_ID,
 )
 
@@ -31,6 +32,7 @@ class RunTarget(BaseModel):
     ledger_variable: str = QUOTA_LEDGER_VARIABLE
     alphavantage_conn_id: str = ALPHAVANTAGE_CONN_ID
     warehouse_conn_id: str = WAREHOUSE_CONN_ID
+    spark_connect_conn_id: str = SPARK_CONNECT_CONN_ID
     bars_topic: str = BARS_TOPIC
     dead_letter_topic: str = DEAD_LETTER_TOPIC
     query_name: str = DRAIN_QUERY_NAME
@@ -58,6 +60,7 @@ RUN_PARAM_DESCRIPTIONS = {
     "ledger_variable": "Variable holding the quota ledger",
     "alphavantage_conn_id": "HTTP connection of the Alpha Vantage API",
     "warehouse_conn_id": "Postgres connection of the warehouse (and its API call log)",
+    "spark_connect_conn_id": "Spark Connect connection of the drain's long-lived Spark (drain_session connect)",
     "bars_topic": "Kafka topic of valid bars",
     "dead_letter_topic": "Kafka topic of rejected rows",
     "query_name": "Name of the Spark drain: its checkpoint folder and its offsets in the warehouse",

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from market_pipeline.load.spark_connect import SPARK_CONNECT_URL_ENV
 from market_pipeline.settings import PROJECT_ROOT, SPARK_APPS_DIR, SPARK_KAFKA_JARS
 
 DRAIN_APP = str(SPARK_APPS_DIR / "drain_bars_to_warehouse.py")
@@ -27,6 +28,8 @@ class DrainSubmit:
     query_name: str
     max_offsets_per_trigger: str
     warehouse_uri: str
+    # The Spark Connect server's `sc://` URL to run on; empty: a Spark of the launch's own.
+    spark_connect_url: str = ""
 
     def application_args(self) -> list[str]:
         return [
@@ -37,8 +40,9 @@ class DrainSubmit:
         ]
 
     def env_vars(self) -> dict[str, str]:
-        # The URI carries the password: environment, not argv.
-        return {"WAREHOUSE_URI": self.warehouse_uri, "STOCKPIPE_PROJECT_ROOT": str(PROJECT_ROOT)}
+        # The URIs carry passwords and tokens: environment, not argv.
+        connect = {SPARK_CONNECT_URL_ENV: self.spark_connect_url} if self.spark_connect_url else {}
+        return {"WAREHOUSE_URI": self.warehouse_uri, "STOCKPIPE_PROJECT_ROOT": str(PROJECT_ROOT), **connect}
 
     def spark_submit_options(self) -> dict:
         """Keyword arguments of the Spark provider's SparkSubmitOperator and SparkSubmitHook."""

@@ -1,7 +1,8 @@
 """Exactly-once `foreachBatch` sink from Spark into the Postgres warehouse.
 
-Called by `spark_apps/drain_bars_to_warehouse.py` on the driver, once per
-micro-batch.  `foreachBatch` alone is at-least-once: after a crash Spark
+Called by `spark_apps/drain_bars_to_warehouse.py` once per micro-batch: on the
+driver, or, on a Spark Connect server, in the Python worker beside it.
+`foreachBatch` alone is at-least-once: after a crash Spark
 replays the last uncommitted batch with the same id and the same offsets.  So
 one Postgres transaction does all of a batch's work and records
 (query_name, batch_id) with the batch's offset ranges; a replay finds that row
@@ -54,6 +55,9 @@ class ExactlyOnceSink:
         self.query_name = query_name
 
     def __call__(self, batch: DataFrame, batch_id: int) -> None:
+        # On a Spark Connect server this runs in a Python worker beside the server, where nothing
+        # configured logging: the batch's line then goes to the server's log. A no-op elsewhere.
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
         self.write(batch.toArrow(), batch_id)
 
     def write(self, rows: pa.Table, batch_id: int) -> None:

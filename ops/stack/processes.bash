@@ -1,7 +1,7 @@
 # bin/stack's supervision: each service started in a session of its own with its pid in
 # .state/pids/NAME.pid and its output in .state/logs/NAME.log; stopped by pid, whole group.
 
-SERVICES=(airflow-triggerer airflow-dag-processor airflow-scheduler airflow-api-server simulator kafka postgres)
+SERVICES=(airflow-triggerer airflow-dag-processor airflow-scheduler airflow-api-server simulator spark-connect kafka postgres)
 
 is_running() {  # name
   local pidfile=$PIDS/$1.pid
@@ -34,6 +34,11 @@ start_kafka() {
   python -m market_pipeline.cli ensure-topics
 }
 
+start_spark_connect() {  # the drain's long-lived Spark (market_pipeline/load/spark_connect.py)
+  launch spark-connect python -m local_stack spark-connect-server "$STATE_DIR"
+  wait_for_port spark-connect "$SPARK_CONNECT_PORT" 180
+}
+
 start_simulator() {
   launch simulator python -m market_pipeline.simulator --host "$STACK_HOST" --port "$SIMULATOR_PORT" \
     --entitlement "$SIMULATOR_ENTITLEMENT"
@@ -57,6 +62,7 @@ cmd_start() {
   start_postgres
   python -m market_pipeline.cli migrate
   start_kafka
+  start_spark_connect
   start_simulator
   start_airflow
   write_environment
@@ -99,6 +105,7 @@ cmd_status() {
     if is_running "$name"; then state="running (pid $(cat "$PIDS/$name.pid"))"; else state=stopped; fi
     printf '%-22s %s\n' "$name" "$state"
   done
-  printf '\nAirflow UI      http://%s:%s\nPostgreSQL      %s:%s (databases airflow, market_data)\nKafka           %s:%s\nSimulator       http://%s:%s/query\n' \
-    "$STACK_HOST" "$AIRFLOW_PORT" "$STACK_HOST" "$POSTGRES_PORT" "$STACK_HOST" "$KAFKA_PORT" "$STACK_HOST" "$SIMULATOR_PORT"
+  printf '\nAirflow UI      http://%s:%s\nPostgreSQL      %s:%s (databases airflow, market_data)\nKafka           %s:%s\nSpark Connect   sc://%s:%s\nSimulator       http://%s:%s/query\n' \
+    "$STACK_HOST" "$AIRFLOW_PORT" "$STACK_HOST" "$POSTGRES_PORT" "$STACK_HOST" "$KAFKA_PORT" \
+    "$STACK_HOST" "$SPARK_CONNECT_PORT" "$STACK_HOST" "$SIMULATOR_PORT"
 }

@@ -23,6 +23,7 @@ import pytest
 
 from harness.alert_receivers import Received, alert_receivers
 from harness.sandbox import airflow_with, free_tier_key, run_dag, sandbox
+from harness.services import free_port
 from harness.waits import wait_for
 from harness.warehouse import fetch_all
 from market_pipeline.in_airflow.airflow_api import AirflowApi
@@ -112,6 +113,26 @@ def test_only_the_last_failed_try_sends_one_email_and_one_chat_message(api, box,
     chat_titles = [chat["title"] for chat in chats_for(received, run_id)]
     assert chat_titles.count(subject) == 1 and set(chat_titles) <= {subject, OVERDUE_PIPELINE_RUN}, chat_titles
     assert_no_key(received, box.api_key)
+
+
+def test_a_drain_whose_spark_connect_server_is_down_fails_and_its_last_try_alerts_naming_the_server(api, box,
+                                                                                                    received):
+    # The run's own Spark Connect connection, on a port where nothing listens.
+    conn_id, port = f"spark_connect_{box.target.query_name}", free_port()
+    api.call("POST", "connections", json={"connection_id": conn_id, "conn_type": "spark_connect",
+                                          "host": "sc://127.0.0.1", "port": port})
+    try:
+        run_id, run, states = run_dag(api, PIPELINE, box.target.model_copy(update={"spark_connect_conn_id": conn_id}))
+    finally:
+        api.request("DELETE", f"connections/{conn_id}")
+    assert run["state"] == "failed" and states["fetch_bars"] == "success", states
+    assert states["drain_to_warehouse"] == "failed" and try_number(api, PIPELINE, run_id, "drain_to_warehouse") == 3
+    subject = "[market-data] market_bars_pipeline.drain_to_warehouse failed on its last try (3)"
+    wait_for(lambda: subject in emails_for(received, run_id), 90, "timed out waiting")
+    assert (f"SparkConnectUnavailable: the Spark Connect server at 127.0.0.1:{port} (connection {conn_id}) "
+            "is not answering") in emails_for(received, run_id)[subject]
+    assert any(chat["title"] == subject and "Spark Connect server" in chat["message"]
+               for chat in chats_for(received, run_id))
 
 
 def test_a_stuck_run_alerts_at_its_deadline_and_its_task_at_the_execution_timeout(api, box, received,

@@ -39,6 +39,11 @@ def test_a_drain_killed_repeatedly_ends_exact_with_each_message_committed_once()
     assert_all_counts_found(run_drill("drain-kill", bars=100_000, kills=5))
 
 
+def test_a_spark_connect_server_killed_repeatedly_under_a_drain_ends_exact_with_each_message_committed_once():
+    # Three kills of the server, the first inside a sink transaction; its supervisor starts it again.
+    assert_all_counts_found(run_drill("drain-kill", bars=100_000, kills=3, drain_session="connect"))
+
+
 @pytest.mark.disrupts_stack
 def test_a_scheduler_killed_mid_run_comes_back_and_nothing_is_lost():
     assert_all_counts_found(run_drill("scheduler"))

@@ -5,6 +5,8 @@ SIGKILL of spark-submit at random moments and inside a sink transaction is the d
 (tests/integration/test_drills.py)."""
 
 import json
+import os
+import signal
 import time
 from datetime import timedelta
 from decimal import Decimal
@@ -15,17 +17,24 @@ import pytest
 
 from harness.bars import FETCHED_AT, make_bar, produce, produce_bars, raw
 from harness.drain_job import DrainJob
-from harness.warehouse import bars_snapshot, batches, fetch_all
+from harness.services import private_spark_connect
+from harness.waits import wait_until
+from harness.warehouse import bars_snapshot, batches, fetch_all, sink_waiting_on_a_lock
 from market_pipeline import kafka_io, warehouse
 from market_pipeline.bars import RejectedBar
+from market_pipeline.in_airflow.connections import spark_connect_url
+from market_pipeline.settings import STATE_DIR
 
 pytestmark = pytest.mark.integration
 CRASHING_APP = Path(__file__).with_name("crashing_drain.py")
 
 
-@pytest.fixture
-def drain(kafka_bootstrap, topics, fresh_warehouse, tmp_path) -> DrainJob:
-    return DrainJob(kafka_bootstrap, topics, tmp_path / "checkpoint", fresh_warehouse)
+@pytest.fixture(params=["connect", "per_run"])
+def drain(request, kafka_bootstrap, topics, fresh_warehouse, tmp_path) -> DrainJob:
+    """The drain in both of its sessions: on the test stack's Spark Connect server, and on a
+    Spark of its own."""
+    url = spark_connect_url() if request.param == "connect" else ""
+    return DrainJob(kafka_bootstrap, topics, tmp_path / "checkpoint", fresh_warehouse, spark_connect_url=url)
 
 
 def assert_ran(result):
@@ -107,7 +116,8 @@ def test_should_fail_when_the_sink_fails_and_load_on_the_next_run(drain):
     unreachable = parts._replace(netloc=f"{parts.netloc.rsplit(':', 1)[0]}:1").geturl()
     result = drain.run(WAREHOUSE_URI=unreachable)
     assert result.returncode != 0
-    assert "connection" in result.stderr.lower()
+    # On a Spark Connect server the sink's error comes back inside the query's failure.
+    assert "connection failed" in (result.stdout + result.stderr).lower(), result.stdout[-3000:]
     assert_ran(drain.run())
     assert bars_snapshot(drain.warehouse_uri) == expected_rows([bar])
 
@@ -125,12 +135,18 @@ def _large_drain(drain: DrainJob) -> list:
 
 
 def _assert_exact_after_rerun(drain: DrainJob, bars: list) -> str:
+    server_log = STATE_DIR / "logs" / "spark-connect.log"
+    logged_before = server_log.stat().st_size if drain.spark_connect_url else 0
     rerun = drain.run()
     assert_ran(rerun)
     assert bars_snapshot(drain.warehouse_uri) == expected_rows(bars)
     recorded = batches(drain.warehouse_uri, drain.query_name)
     assert sum(messages for _, _, messages in recorded) == len(bars), "each message committed exactly once"
     assert_fully_drained(drain)
+    if drain.spark_connect_url:  # the sink ran in the Python worker beside the test stack's server
+        with server_log.open() as log:
+            log.seek(logged_before)
+            return log.read()
     return rerun.stdout + rerun.stderr  # the Python driver's output reaches spark-submit's stdout
 
 
@@ -186,3 +202,47 @@ def test_a_drain_killed_between_its_load_and_its_refresh_leaves_the_next_run_to_
     assert fetch_all(drain.warehouse_uri, "SELECT count(*) FROM market.reporting_backlog") == [(0,)]
     warehouse.rebuild_reporting(drain.warehouse_uri)
     assert fetch_all(drain.warehouse_uri, every_table) == leveled
+
+
+@pytest.fixture(scope="module")
+def private_server():
+    """A Spark Connect server of this module's own, as the stack runs it: these tests kill it."""
+    with private_spark_connect() as server:
+        yield server
+
+
+@pytest.fixture
+def drain_on_private_server(private_server, kafka_bootstrap, topics, fresh_warehouse, tmp_path) -> DrainJob:
+    return DrainJob(kafka_bootstrap, topics, tmp_path / "checkpoint", fresh_warehouse,
+                    spark_connect_url=private_server.url)
+
+
+def test_a_spark_connect_server_killed_inside_a_batch_commits_nothing_of_it_and_the_rerun_is_exact(
+        drain_on_private_server, private_server):
+    drain = drain_on_private_server
+    bars = _large_drain(drain)
+    with warehouse.transaction(drain.warehouse_uri, application_name="test_lock") as lock:
+        # The sink reads its batches but cannot record one: it waits there, its writes made.
+        lock.execute("LOCK TABLE market.ingest_batches IN SHARE ROW EXCLUSIVE MODE")
+        job = drain.start()
+        assert wait_until(lambda: sink_waiting_on_a_lock(drain.warehouse_uri, drain.query_name), 180, interval=0.05)
+        private_server.kill_server()
+        assert job.wait(120) != 0, "the launch fails with its server"
+    assert batches(drain.warehouse_uri, drain.query_name) == []
+    assert fetch_all(drain.warehouse_uri, "SELECT count(*) FROM market.bars") == [(0,)]
+
+    private_server.wait_until_serving()  # its supervisor starts it again
+    _assert_exact_after_rerun(drain, bars)
+
+
+def test_a_launch_killed_mid_drain_on_spark_connect_leaves_the_rerun_exact(drain_on_private_server):
+    """The query outlives its killed launch on the server; the rerun takes its checkpoint over."""
+    drain = drain_on_private_server
+    bars = _large_drain(drain)
+    job = drain.start()
+    assert wait_until(lambda: job.poll() is not None or batches(drain.warehouse_uri, drain.query_name), 180,
+                      interval=0.05)
+    assert job.poll() is None, "still draining when killed"
+    os.killpg(job.pid, signal.SIGKILL)
+    job.wait()
+    _assert_exact_after_rerun(drain, bars)
