@@ -1,7 +1,8 @@
 # The one image of docker-compose.yaml's Airflow services (init, api-server, scheduler,
-# dag-processor, triggerer, provision) and of the Alpha Vantage simulator: Airflow and Python at
-# the pins of requirements.txt, the project (editable, like bin/stack's install), Java 17 for
-# spark-submit, and the jars bin/stack's install_jars resolves from ops/maven/*/pom.xml.
+# dag-processor, triggerer, provision), of the Alpha Vantage simulator and of the Spark Connect
+# server: Airflow and Python at the pins of requirements.txt, the project (editable, like
+# bin/stack's install), Java 17 for spark-submit, and the jars bin/stack's install_jars resolves
+# from ops/maven/*/pom.xml.
 # Built by `docker compose build`; never built on this project's CI machines (no Docker engine).
 # Image tags were not checked against the registries (no registry access when this was written).
 # Build context: the repository root; ops/docker/airflow.Dockerfile.dockerignore keeps .venv,
@@ -62,6 +63,7 @@ COPY --chown=airflow:0 include/ include/
 COPY --chown=airflow:0 spark_apps/ spark_apps/
 COPY --chown=airflow:0 config/ config/
 COPY --chown=airflow:0 ops/ ops/
+COPY --chown=airflow:0 local_stack/ local_stack/
 # The state folder exists in the image so a fresh named volume mounted on it belongs to airflow.
 RUN set -eux; \
     pip install --no-cache-dir --no-deps -e .; \

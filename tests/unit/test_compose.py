@@ -24,12 +24,14 @@ AIRFLOW_SERVICES = {
     "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer",
 }
 ONE_SHOT = {"airflow-init", "airflow-provision"}
-STACK = {"postgres", "kafka", "simulator", "spark-master", "spark-worker", "kafka-ui", "pgadmin", *AIRFLOW_SERVICES}
+STACK = {"postgres", "kafka", "simulator", "spark-connect", "spark-master", "spark-worker", "kafka-ui", "pgadmin",
+         *AIRFLOW_SERVICES}
 # What each long-running service's health check must exercise.
 HEALTH_PROBES = {
     "postgres": "pg_isready",
     "kafka": "kafka-broker-api-versions.sh",
     "simulator": "urllib.request",
+    "spark-connect": "socket.create_connection(('127.0.0.1', 15002)",
     "airflow-api-server": "/api/v2/monitor/health",
     "airflow-scheduler": "--job-type SchedulerJob",
     "airflow-dag-processor": "--job-type DagProcessorJob",
