@@ -2,7 +2,7 @@
 
     bin/stack bench                   # 1,000,000 bars, every section (15-20 min)
     bin/stack bench --smoke           # a few thousand bars, two cycle runs (CI)
-    bin/stack bench --only cycle      # one section: generate, throughput, cycle, quota, history
+    bin/stack bench --only cycle      # some sections: generate, throughput, cycle, quota, history
     bin/stack bench --only history --large   # the history section up to 30M bars (about an hour)
 
 `bin/stack bench ARGS` runs `python -m bench ARGS` from the repository's root on the test stack
@@ -52,7 +52,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--bars", type=int,
                         help=f"messages to generate (default {DEFAULT_BARS:,}; smoke {SMOKE_BARS:,})")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes: for CI, figures mean nothing")
-    parser.add_argument("--only", choices=SECTIONS, help="run one section")
+    parser.add_argument("--only", choices=SECTIONS, nargs="+", metavar="SECTION",
+                        help=f"run these sections only ({', '.join(SECTIONS)})")
     parser.add_argument("--batch-size", type=int,
                         help="messages per batch (default: max_offsets_per_trigger of config/airflow_variables.json)")
     parser.add_argument("--cycle-runs", type=int, help=f"runs of each kind (default {DEFAULT_CYCLE_RUNS}; smoke 1)")
@@ -66,11 +67,11 @@ def parse_args() -> argparse.Namespace:
     args.bars = args.bars or (SMOKE_BARS if args.smoke else DEFAULT_BARS)
     args.cycle_runs = args.cycle_runs or (1 if args.smoke else DEFAULT_CYCLE_RUNS)
     # The history section has its own block of BENCHMARKS.md and its own committed results.
-    own_block = args.only == "history" and not args.smoke
+    own_block = args.only == ["history"] and not args.smoke
     if own_block:
         default_output = HISTORY
     elif partial:
-        default_output = RESULTS_DIR / f"{'smoke' if args.smoke else 'only-' + args.only}.json"
+        default_output = RESULTS_DIR / f"{'smoke' if args.smoke else 'only-' + '-'.join(args.only)}.json"
     else:
         default_output = LATEST
     args.output = args.output or default_output
@@ -96,7 +97,7 @@ def main() -> None:
     run_id = f"{datetime.now(UTC):%Y%m%d%H%M%S}{uuid.uuid4().hex[:4]}"
     work_dir = STATE_DIR / "bench" / run_id
     work_dir.mkdir(parents=True)
-    sections = [args.only] if args.only else list(SECTIONS)
+    sections = [name for name in SECTIONS if name in args.only] if args.only else list(SECTIONS)
     base_uri = connections.warehouse_uri()
     bootstrap = kafka_config()["bootstrap.servers"]
     batch_size = args.batch_size or (SMOKE_BATCH if args.smoke else throughput.default_batch_size())

@@ -14,12 +14,18 @@ latency is measured from it.
 - fetch runs: a premium realtime key, the clock 5 minutes on before each
   run, so every run fetches one new bar per symbol, publishes, drains and
   refreshes; latency until the run's drain batch is committed (its bars can
-  be queried; polled every 0.1 s) and until the run is done;
+  be queried; polled every 0.1 s) and until the run is done, and the CPU
+  time the whole stack spent on the run (every service's process tree,
+  `bench.memory.cpu_seconds`); one series per drain session
+  (`drain_session` per_run, then connect), side by side, each with the
+  peak memory of every component;
 - no-fetch runs: the same sandbox as a free key (entitlement `none`) during
   the session, nothing due: latency until the run is done.
 
 One warm-up run (the first fetch of each symbol, the first task after a
-quiet spell) goes first and is not counted (the smoke skips it). Before each
+quiet spell, the Spark Connect server's first query) goes first and is not
+counted (the smoke skips it). At the end, with the DAG idle, the PSS of every
+component: the stack's memory at rest. Before each
 run the benchmark waits until no run of the DAG is queued or running and the
 live schedule's next run is not due within the next seconds. A run that had
 to wait for another run of the DAG (the live schedule's, a test's), or whose
@@ -38,7 +44,9 @@ import psutil
 import psycopg
 
 from bench.measure import progress
-from bench.memory import Group, ProcessTable, peak_memory, pidfile_tree
+from bench.memory import Group, ProcessTable, cpu_seconds, peak_memory, pidfile_tree, pss_now
+from bench.report import DRAIN_GROUP
+from bench.throughput import DRAIN_SESSIONS
 from harness.sandbox import Sandbox, airflow_with, sandbox
 from harness.waits import wait_until
 from market_pipeline import kafka_io
@@ -62,7 +70,9 @@ RUN_TIMEOUT_SECONDS = 600
 COMPONENT_SAMPLE_EVERY_SECONDS = 0.5
 COMPONENT_PSS_EVERY_SAMPLES = 10
 COMPONENTS = ("airflow-scheduler", "airflow-api-server", "airflow-dag-processor", "airflow-triggerer", "kafka",
-              "postgres", "simulator")
+              "postgres", "simulator", "spark-connect")
+# After the last run, before the stack's memory at rest is read: its task processes have ended.
+SETTLE_SECONDS = 5
 
 
 def percentile(values: list[float], share: float) -> float | None:
@@ -92,8 +102,12 @@ def _summary(runs: list[dict], figures: tuple[str, ...]) -> dict:
             "runs": len(counted), "disturbed": len(runs) - len(undisturbed), "from_disturbed_runs": not undisturbed}
 
 
+def _services() -> dict[str, Group]:
+    return {name: pidfile_tree(STATE_DIR / "pids" / f"{name}.pid") for name in COMPONENTS}
+
+
 def _component_groups() -> dict[str, Group]:
-    groups = {name: pidfile_tree(STATE_DIR / "pids" / f"{name}.pid") for name in COMPONENTS}
+    groups = _services()
     scheduler = groups["airflow-scheduler"]
 
     def drains(table: ProcessTable) -> list[psutil.Process]:
@@ -107,7 +121,7 @@ def _component_groups() -> dict[str, Group]:
                 continue
         return found
 
-    return {**groups, "drain (within the scheduler's tree)": drains}
+    return {**groups, DRAIN_GROUP: drains}
 
 
 def _parse(moment: str | None) -> datetime | None:
@@ -117,6 +131,7 @@ def _parse(moment: str | None) -> datetime | None:
 class CycleRunner:
     def __init__(self, api: AirflowApi, box: Sandbox) -> None:
         self.api, self.box = api, box
+        self.services = list(_services().values())
         self.warehouse = psycopg.connect(box.warehouse_uri, autocommit=True)
 
     def _batches(self) -> tuple[int, int]:
@@ -162,11 +177,13 @@ class CycleRunner:
         """One run, from its scheduled time until its bars are committed (fetch runs) and it is done."""
         (batches_before, messages_before), calls_before = self._batches(), self.box.simulator.requests_served
         scheduled = self._scheduled_time()
+        cpu_before = cpu_seconds(self.services)
         run_id = self.api.call("POST", f"dags/{DAG_ID}/dagRuns", json={
             "logical_date": None, "run_after": scheduled.isoformat(),
             "conf": self.box.target.model_dump(mode="json")})["dag_run_id"]
         try:
             run, visible_at, paused = self._wait_for(run_id, fetches, batches_before)
+            cpu = cpu_seconds(self.services) - cpu_before
         except BaseException:
             # Not left behind for a scheduler to resume once the sandbox is gone.
             self.api.request("PATCH", f"dags/{DAG_ID}/dagRuns/{run_id}", json={"state": "failed"})
@@ -179,7 +196,7 @@ class CycleRunner:
             raise RuntimeError(f"run {run_id} is not a {'fetch' if fetches else 'no-fetch'} run: {run['state']}, "
                                f"{calls} API calls, {batches - batches_before} batches committed")
         return self._report(run_id, run, scheduled, visible_at, paused) | {
-            "calls": calls, "messages_drained": messages - messages_before}
+            "calls": calls, "messages_drained": messages - messages_before, "cpu_seconds": round(cpu, 3)}
 
     def _wait_for(self, run_id: str, fetches: bool, batches_before: int) -> tuple[dict, datetime | None, bool]:
         """Until the run ends: (the run, when its first batch was seen committed, whether the DAG had
@@ -217,6 +234,7 @@ class CycleRunner:
             "start_seconds": round((started - scheduled).total_seconds(), 3),
             "bars_visible_seconds": round((visible_at - scheduled).total_seconds(), 3) if visible_at else None,
             "done_seconds": round((ended - scheduled).total_seconds(), 3),
+            "drain_task_seconds": tasks.get("drain_to_warehouse", {}).get("seconds"),
             "tasks": tasks, "disturbed_by": waited_for + (["dag paused by someone else"] if was_paused else []),
         }
 
@@ -242,13 +260,19 @@ def run(bootstrap: str, warehouse_uri: str, fetch_runs: int, idle_runs: int, war
     with sandbox(api, bootstrap, warehouse_uri, start=SESSION_START, options=options, watchlist=WATCHLIST,
                  entitlement="realtime", quota=PREMIUM_QUOTA) as box:
         runner = CycleRunner(api, box)
+        fetch, peaks = {}, {}
         try:
             api.unpause(DAG_ID)
-            with peak_memory(_component_groups(), COMPONENT_SAMPLE_EVERY_SECONDS, COMPONENT_PSS_EVERY_SAMPLES) as peaks:
-                first = runner.run(fetches=True) if warm_up else None
-                fetch = runner.series(fetch_runs, True, NEW_BAR_EVERY, "cycle: fetch runs")
-                box.set_config(entitlement="none")
-                idle = runner.series(idle_runs, False, SCHEDULE, "cycle: no-fetch runs")
+            groups = _component_groups()
+            first = runner.run(fetches=True) if warm_up else None
+            for session in DRAIN_SESSIONS:
+                box.set_config(drain_session=session)
+                with peak_memory(groups, COMPONENT_SAMPLE_EVERY_SECONDS, COMPONENT_PSS_EVERY_SAMPLES) as peaks[session]:
+                    fetch[session] = runner.series(fetch_runs, True, NEW_BAR_EVERY, f"cycle: fetch runs ({session})")
+            box.set_config(entitlement="none")
+            idle = runner.series(idle_runs, False, SCHEDULE, "cycle: no-fetch runs")
+            time.sleep(SETTLE_SECONDS)
+            at_rest = pss_now(_services())
         finally:
             runner.close()
             if paused_before:
@@ -257,7 +281,11 @@ def run(bootstrap: str, warehouse_uri: str, fetch_runs: int, idle_runs: int, war
 
     return {
         "dag_id": DAG_ID, "watchlist": WATCHLIST, "quota": PREMIUM_QUOTA,
-        "fetch": _summary(fetch, ("bars_visible", "done")), "no_fetch": _summary(idle, ("done",)),
-        "memory": {name: peak.as_dict() for name, peak in peaks.items()},
+        "fetch": {session: _summary(runs, ("bars_visible", "done", "drain_task", "cpu"))
+                  for session, runs in fetch.items()},
+        "no_fetch": _summary(idle, ("done",)),
+        "memory": {session: {name: peak.as_dict() for name, peak in session_peaks.items()}
+                   for session, session_peaks in peaks.items()},
+        "pss_at_rest_mb": at_rest,
         "runs": {"warm_up": first, "fetch": fetch, "no_fetch": idle},
     }

@@ -1,4 +1,5 @@
-"""Peak memory of process trees, sampled in a thread while a step runs.
+"""Peak memory of process trees, sampled in a thread while a step runs; their memory at one
+moment (idle); and the CPU time they spent.
 
 Every `interval` seconds the process table is read once (a tree grows:
 spark-submit starts its Python driver, the scheduler its tasks), each group's
@@ -122,3 +123,30 @@ def peak_memory(groups: dict[str, Group], interval: float = SAMPLE_EVERY_SECONDS
     finally:
         stop.set()
         sampler.join()
+
+
+def pss_now(groups: dict[str, Group]) -> dict[str, float]:
+    """Each group's PSS at this moment, in MB."""
+    table = ProcessTable()
+    return {name: round(_sum(group(table), with_pss=True)[1] / MB, 1) for name, group in groups.items()}
+
+
+def cpu_seconds(groups: Iterable[Group]) -> float:
+    """CPU time (user + system) the groups' processes have used so far, with that of every
+    descendant that has ended and been waited for (the kernel adds it to the parent's children
+    times): the difference of two readings is what the trees spent between them, the task
+    processes and spark-submit launches that came and went included."""
+    table = ProcessTable()
+    seen: set[int] = set()
+    total = 0.0
+    for group in groups:
+        for process in group(table):
+            if process.pid in seen:
+                continue
+            seen.add(process.pid)
+            try:
+                times = process.cpu_times()
+            except (psutil.NoSuchProcess, psutil.ZombieProcess, psutil.AccessDenied):
+                continue
+            total += times.user + times.system + times.children_user + times.children_system
+    return total

@@ -23,39 +23,64 @@ GB = 1_000_000_000
 FIGURES = {
     "generate_messages_per_second": ("Generator: messages built per second", "msg/s", "—"),
     "produce_messages_per_second": ("Producer (idempotent, lz4): messages per second", "msg/s", "—"),
+    "baseline_end_to_end_seconds": ("Baseline (plain consumer): launch to exit", "s", "8.4–9.0"),
+    "baseline_rows_per_second_end_to_end": ("Baseline end to end", "msg/s", "≈118,000"),
+    "baseline_steady_state_rows_per_second": ("Baseline steady state (batches only)", "msg/s", "—"),
+    "baseline_rss_peak_mb": ("Baseline consumer peak RSS", "MB", "—"),
+    "baseline_pss_peak_mb": ("Baseline consumer peak PSS", "MB", "—"),
+    "ceiling_rows_per_second": ("Ceiling: COPY of the final rows into market.bars", "rows/s", "—"),
+    "cycle_no_fetch_done_median_seconds": ("No-fetch run: scheduled time to run done, median", "s", "—"),
+    "cycle_no_fetch_done_p95_seconds": ("No-fetch run: scheduled time to run done, p95", "s", "2.4–4.9"),
+    "stack_pss_at_rest_mb": ("The stack at rest (every service, Spark Connect server included): PSS", "MB", "—"),
+    "stack_pss_at_rest_without_spark_connect_mb": ("The stack at rest without the Spark Connect server: PSS",
+                                                   "MB", "—"),
+    "per_run_drain_peak_plus_rest_mb": ("Per-run drain: stack at rest without the server + the drain's peak PSS",
+                                        "MB", "—"),
+    "cpu_ratio_connect_over_per_run": ("CPU per draining run (whole stack), Spark Connect / per run, medians",
+                                       "×", "—"),
+}
+# The same figures for each drain session (`{session}_{key}`), side by side in one table.
+SESSION_FIGURES = {
     "drain_end_to_end_seconds": ("Drain as the DAG launches it: launch to exit", "s", "31–35"),
     "drain_rows_per_second_end_to_end": ("Drain end to end", "msg/s", "≈30,000"),
     "drain_steady_state_rows_per_second": ("Drain steady state (batches only)", "msg/s", "≈50,000 (4 s a 200k batch)"),
     "drain_startup_seconds": ("Drain: launch to first batch's transaction", "s", "≈7 (JVM and session)"),
     "drain_last_batch_and_exit_seconds": ("Drain: last batch's transaction to exit", "s", "2–3 teardown"),
-    "baseline_end_to_end_seconds": ("Baseline (plain consumer): launch to exit", "s", "8.4–9.0"),
-    "baseline_rows_per_second_end_to_end": ("Baseline end to end", "msg/s", "≈118,000"),
-    "baseline_steady_state_rows_per_second": ("Baseline steady state (batches only)", "msg/s", "—"),
-    "ceiling_rows_per_second": ("Ceiling: COPY of the final rows into market.bars", "rows/s", "—"),
     "ratio_end_to_end": ("Ratio drain / baseline, end to end", "×", "0.25"),
     "ratio_steady_state": ("Ratio drain / baseline, steady state", "×", "—"),
     "noop_drain_seconds": ("No-op drain (nothing to read): launch to exit", "s", "7.4"),
-    "drain_driver_rss_peak_mb": ("Drain driver peak RSS (spark-submit JVM + Python)", "MB", "1,100–1,240"),
-    "drain_driver_pss_peak_mb": ("Drain driver peak PSS", "MB", "—"),
-    "baseline_rss_peak_mb": ("Baseline consumer peak RSS", "MB", "—"),
-    "baseline_pss_peak_mb": ("Baseline consumer peak PSS", "MB", "—"),
+    "drain_driver_rss_peak_mb": ("Drain launch peak RSS (spark-submit JVM + Python)", "MB", "1,100–1,240"),
+    "drain_driver_pss_peak_mb": ("Drain launch peak PSS", "MB", "—"),
+    "drain_server_pss_peak_mb": ("Spark Connect server peak PSS during the drain", "MB", "—"),
     "cycle_fetch_bars_visible_median_seconds": ("Fetch run: scheduled time to bars queryable, median", "s", "—"),
     "cycle_fetch_bars_visible_p95_seconds": ("Fetch run: scheduled time to bars queryable, p95", "s", "20–24"),
     "cycle_fetch_done_median_seconds": ("Fetch run: scheduled time to run done, median", "s", "—"),
     "cycle_fetch_done_p95_seconds": ("Fetch run: scheduled time to run done, p95", "s", "—"),
-    "cycle_no_fetch_done_median_seconds": ("No-fetch run: scheduled time to run done, median", "s", "—"),
-    "cycle_no_fetch_done_p95_seconds": ("No-fetch run: scheduled time to run done, p95", "s", "2.4–4.9"),
+    "cycle_fetch_drain_task_median_seconds": ("Fetch run: drain task, start to end, median", "s", "—"),
+    "cycle_fetch_drain_task_p95_seconds": ("Fetch run: drain task, start to end, p95", "s", "—"),
+    "cycle_fetch_cpu_median_seconds": ("Fetch run: CPU seconds of the whole stack, median", "s", "—"),
+    "cycle_fetch_cpu_p95_seconds": ("Fetch run: CPU seconds of the whole stack, p95", "s", "—"),
 }
+SESSIONS = {"per_run": "per run (before)", "connect": "Spark Connect (after)"}
+# The cycle's memory group of the per-run drain (bench.cycle's name for it).
+DRAIN_GROUP = "drain (within the scheduler's tree)"
 
 # (figure, comparison, threshold, text)
 TARGETS = [
-    ("ratio_steady_state", ">=", 0.7, "steady state ≥ 0.7× baseline"),
-    ("ratio_end_to_end", ">=", 0.4, "end to end ≥ 0.4× baseline"),
-    ("noop_drain_seconds", "<=", 5.0, "no-op drain ≤ 5 s"),
-    ("drain_driver_rss_peak_mb", "<=", GB / 1e6, "driver peak ≤ 1 GB (RSS)"),
+    ("connect_cycle_fetch_bars_visible_p95_seconds", "<=", 15.0, "fetch + drain: bars queryable ≤ 15 s after (p95)"),
+    ("connect_noop_drain_seconds", "<=", 5.0, "no-op drain ≤ 5 s"),
+    ("connect_ratio_end_to_end", ">=", 0.5, "1M bars end to end ≥ 0.5× baseline"),
+    ("connect_ratio_steady_state", ">=", 0.7, "steady state ≥ 0.7× baseline"),
+    ("cpu_ratio_connect_over_per_run", "<=", 0.5, "CPU per draining run at least halved (≤ 0.5× per run)"),
+    ("stack_pss_at_rest_mb", "<=", 3 * GB / 1e6, "the stack at rest, server included, ≤ 3 GB (PSS)"),
+    ("connect_drain_driver_rss_peak_mb", "<=", GB / 1e6, "drain launch peak ≤ 1 GB (RSS)"),
     ("cycle_no_fetch_done_p95_seconds", "<=", 2.0, "no-fetch run done ≤ 2 s after its scheduled time (p95)"),
-    ("cycle_fetch_bars_visible_p95_seconds", "<=", 15.0, "fetch + drain: bars queryable ≤ 15 s after (p95)"),
 ]
+
+
+def figure_keys() -> list[str]:
+    """Every flat figure a full run reports."""
+    return [*FIGURES, *(f"{session}_{key}" for session in SESSIONS for key in SESSION_FIGURES)]
 
 
 def machine(warehouse_uri: str) -> dict:
@@ -85,40 +110,58 @@ def load_average() -> list[float]:
 
 
 def figures(results: dict) -> dict:
-    """The flat figures of the table, from the sections that ran (None where a section did not)."""
-    out: dict = dict.fromkeys(FIGURES)
+    """The flat figures of the tables, from the sections that ran (None where a section did not)."""
+    out: dict = dict.fromkeys(figure_keys())
     if generator := results.get("generator"):
         out["generate_messages_per_second"] = generator["messages_per_second"]
     if throughput := results.get("throughput"):
-        drain, baseline = throughput["drain"], throughput["baseline"]
+        baseline = throughput["baseline"]
         out.update({
             "produce_messages_per_second": throughput["produce"]["messages_per_second"],
-            "drain_end_to_end_seconds": drain["end_to_end_seconds"],
-            "drain_rows_per_second_end_to_end": drain["rows_per_second_end_to_end"],
-            "drain_steady_state_rows_per_second": drain["steady_state_rows_per_second"],
-            "drain_startup_seconds": drain["startup_seconds"],
-            "drain_last_batch_and_exit_seconds": drain["last_batch_and_exit_seconds"],
             "baseline_end_to_end_seconds": baseline["end_to_end_seconds"],
             "baseline_rows_per_second_end_to_end": baseline["rows_per_second_end_to_end"],
             "baseline_steady_state_rows_per_second": baseline["steady_state_rows_per_second"],
-            "ceiling_rows_per_second": throughput["ceiling"]["rows_per_second"],
-            "ratio_end_to_end": throughput["ratios"]["end_to_end"],
-            "ratio_steady_state": throughput["ratios"]["steady_state"],
-            "noop_drain_seconds": throughput["fixed_cost"]["end_to_end_seconds"],
-            "drain_driver_rss_peak_mb": drain["memory"]["rss_peak_mb"],
-            "drain_driver_pss_peak_mb": drain["memory"]["pss_peak_mb"],
             "baseline_rss_peak_mb": baseline["memory"]["rss_peak_mb"],
             "baseline_pss_peak_mb": baseline["memory"]["pss_peak_mb"],
+            "ceiling_rows_per_second": throughput["ceiling"]["rows_per_second"],
         })
+        for session, figures_of in throughput["sessions"].items():
+            drain = figures_of["drain"]
+            out.update({f"{session}_{key}": value for key, value in {
+                "drain_end_to_end_seconds": drain["end_to_end_seconds"],
+                "drain_rows_per_second_end_to_end": drain["rows_per_second_end_to_end"],
+                "drain_steady_state_rows_per_second": drain["steady_state_rows_per_second"],
+                "drain_startup_seconds": drain["startup_seconds"],
+                "drain_last_batch_and_exit_seconds": drain["last_batch_and_exit_seconds"],
+                "ratio_end_to_end": figures_of["ratios"]["end_to_end"],
+                "ratio_steady_state": figures_of["ratios"]["steady_state"],
+                "noop_drain_seconds": figures_of["fixed_cost"]["end_to_end_seconds"],
+                "drain_driver_rss_peak_mb": drain["memory"]["rss_peak_mb"],
+                "drain_driver_pss_peak_mb": drain["memory"]["pss_peak_mb"],
+                # A per-run drain has no server: the row says "none" as 0.
+                "drain_server_pss_peak_mb": drain.get("server_memory", {}).get("pss_peak_mb", 0.0),
+            }.items()})
     if cycle := results.get("cycle"):
         out.update({
-            "cycle_fetch_bars_visible_median_seconds": cycle["fetch"]["bars_visible"]["median_seconds"],
-            "cycle_fetch_bars_visible_p95_seconds": cycle["fetch"]["bars_visible"]["p95_seconds"],
-            "cycle_fetch_done_median_seconds": cycle["fetch"]["done"]["median_seconds"],
-            "cycle_fetch_done_p95_seconds": cycle["fetch"]["done"]["p95_seconds"],
             "cycle_no_fetch_done_median_seconds": cycle["no_fetch"]["done"]["median_seconds"],
             "cycle_no_fetch_done_p95_seconds": cycle["no_fetch"]["done"]["p95_seconds"],
         })
+        for session, fetch in cycle["fetch"].items():
+            out.update({f"{session}_cycle_fetch_{figure}_{statistic}_seconds": fetch[figure][f"{statistic}_seconds"]
+                        for figure in ("bars_visible", "done", "drain_task", "cpu")
+                        for statistic in ("median", "p95")})
+        at_rest = cycle["pss_at_rest_mb"]
+        without_server = round(sum(mb for name, mb in at_rest.items() if name != "spark-connect"), 1)
+        per_run_peaks = cycle["memory"].get("per_run", {})
+        out.update({
+            "stack_pss_at_rest_mb": round(sum(at_rest.values()), 1),
+            "stack_pss_at_rest_without_spark_connect_mb": without_server,
+            "per_run_drain_peak_plus_rest_mb": round(without_server + per_run_peaks[DRAIN_GROUP]["pss_peak_mb"], 1)
+            if per_run_peaks else None,
+        })
+        cpu = {session: fetch["cpu"]["median_seconds"] for session, fetch in cycle["fetch"].items()}
+        if cpu.get("per_run") and cpu.get("connect") is not None:
+            out["cpu_ratio_connect_over_per_run"] = round(cpu["connect"] / cpu["per_run"], 3)
     return out
 
 
@@ -147,9 +190,16 @@ def markdown(results: dict) -> str:
         f"{run['load_average_at_start']} at the start, {run['load_average_at_end']} at the end. "
         f"Generated by `python -m bench` with `{run['output']}`.",
         "",
-        "| figure | unit | before (2026-11-24) | after (this run) |",
-        "|---|---|---|---|",
+        "The drain in each of its sessions, side by side in this run (`drain_session`: per_run starts a Spark per "
+        "launch; connect, the default, runs on the stack's Spark Connect server):",
+        "",
+        f"| figure | unit | before (2026-11-24) | {' | '.join(SESSIONS.values())} |",
+        f"|---|---|---|{'---|' * len(SESSIONS)}",
     ]
+    lines += [f"| {label} | {unit} | {before} | "
+              + " | ".join(_number(flat.get(f"{session}_{key}")) for session in SESSIONS) + " |"
+              for key, (label, unit, before) in SESSION_FIGURES.items()]
+    lines += ["", "| figure | unit | before (2026-11-24) | this run |", "|---|---|---|---|"]
     lines += [f"| {label} | {unit} | {before} | {_number(flat.get(key))} |"
               for key, (label, unit, before) in FIGURES.items()]
     lines += ["", "| target | measured | met |", "|---|---|---|"]
@@ -158,13 +208,23 @@ def markdown(results: dict) -> str:
               for row in results["targets"]]
     if cycle := results.get("cycle"):
         counts = "; ".join(
-            f"{cycle[kind]['runs']} {label} runs counted, {cycle[kind]['disturbed']} disturbed"
-            + (" (every run disturbed: the figures are theirs)" if cycle[kind]["from_disturbed_runs"] else "")
-            for kind, label in (("fetch", "fetch"), ("no_fetch", "no-fetch")))
-        lines += ["", f"Cycle: {counts}. Peak memory of each component during the cycle:", "",
-                  "| component | peak RSS (MB) | peak PSS (MB) |", "|---|---|---|"]
-        lines += [f"| {name} | {_number(peak['rss_peak_mb'])} | {_number(peak['pss_peak_mb'])} |"
-                  for name, peak in cycle["memory"].items()]
+            f"{summary['runs']} {label} runs counted, {summary['disturbed']} disturbed"
+            + (" (every run disturbed: the figures are theirs)" if summary["from_disturbed_runs"] else "")
+            for label, summary in [*((f"fetch ({session})", fetch) for session, fetch in cycle["fetch"].items()),
+                                   ("no-fetch", cycle["no_fetch"])])
+        sessions = list(cycle["memory"])
+        names = list(cycle["memory"][sessions[0]])
+        lines += ["", f"Cycle: {counts}. Peak memory of each component during each session's fetch runs, and "
+                      "at rest after the runs:", "",
+                  "| component | " + " | ".join(f"peak RSS / PSS (MB), {SESSIONS[s]}" for s in sessions)
+                  + " | PSS at rest (MB) |",
+                  "|---|" + "---|" * (len(sessions) + 1)]
+        def peaks(session: str, name: str) -> str:
+            peak = cycle["memory"][session][name]
+            return f"{_number(peak['rss_peak_mb'])} / {_number(peak['pss_peak_mb'])}"
+
+        lines += [f"| {name} | " + " | ".join(peaks(session, name) for session in sessions)
+                  + f" | {_number(cycle['pss_at_rest_mb'].get(name))} |" for name in names]
     if quota := results.get("quota"):
         lines += ["", "| plan | day | calls | throttled | missing regular | missing extended |",
                   "|---|---|---|---|---|---|"]

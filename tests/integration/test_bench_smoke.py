@@ -14,7 +14,17 @@ import pytest
 from bench.generate import INTERVAL, generate, message, price
 from bench.history_report import PAGE_QUERIES, PLOT
 from bench.history_report import ROWS as HISTORY_ROWS
-from bench.report import BEGIN, END, FIGURES, HISTORY_BEGIN, HISTORY_END, TARGETS
+from bench.report import (
+    BEGIN,
+    END,
+    FIGURES,
+    HISTORY_BEGIN,
+    HISTORY_END,
+    SESSION_FIGURES,
+    SESSIONS,
+    TARGETS,
+    figure_keys,
+)
 from market_pipeline.bars import Bar
 
 pytestmark = pytest.mark.integration
@@ -67,15 +77,22 @@ def test_benchmark_smoke_checks_every_path_and_reports_every_figure(tmp_path):
     assert set(results["machine"]) >= {"cpu_count", "cpu_model", "ram_gb", "os", "python", "java", "spark",
                                        "kafka", "postgres"}
     throughput = results["throughput"]
-    for path in (throughput["drain"], throughput["fixed_cost"], throughput["baseline"], throughput["ceiling"]):
+    assert list(throughput["sessions"]) == list(SESSIONS)
+    drains = [path for session in throughput["sessions"].values() for path in (session["drain"], session["fixed_cost"])]
+    for path in (*drains, throughput["baseline"], throughput["ceiling"]):
         assert path["check"]["exact"] is True
         assert path["check"]["final_rows"] == results["generator"]["manifest"]["final_rows"]
     assert [figure for figure, value in results["figures"].items() if value is None] == []
-    assert set(results["figures"]) == set(FIGURES)
+    assert set(results["figures"]) == set(figure_keys())
+    assert throughput["sessions"]["connect"]["drain"]["server_memory"]["pss_peak_mb"] > 0
     assert [target["figure"] for target in results["targets"]] == [figure for figure, *_ in TARGETS]
     assert all(isinstance(target["met"], bool) for target in results["targets"])
-    assert set(results["cycle"]["memory"]) >= {"airflow-scheduler", "airflow-api-server", "airflow-dag-processor",
-                                               "airflow-triggerer", "kafka", "postgres", "simulator"}
+    components = {"airflow-scheduler", "airflow-api-server", "airflow-dag-processor", "airflow-triggerer", "kafka",
+                  "postgres", "simulator", "spark-connect"}
+    assert list(results["cycle"]["fetch"]) == list(SESSIONS)
+    assert all(set(peaks) >= components for peaks in results["cycle"]["memory"].values())
+    assert set(results["cycle"]["pss_at_rest_mb"]) == components
+    assert all(run["cpu_seconds"] > 0 for runs in results["cycle"]["runs"]["fetch"].values() for run in runs)
     for plan in ("free", "premium"):
         assert results["quota"][plan]["days"] and results["quota"][plan]["throttled"] == 0
 
@@ -89,7 +106,7 @@ def test_benchmark_smoke_checks_every_path_and_reports_every_figure(tmp_path):
 
     text = markdown.read_text()
     generated = text.split(BEGIN, 1)[1].split(END, 1)[0]
-    assert all(label in generated for label, *_ in FIGURES.values())
+    assert all(label in generated for label, *_ in (*FIGURES.values(), *SESSION_FIGURES.values()))
     assert text.split(BEGIN, 1)[0] == (ROOT / "BENCHMARKS.md").read_text().split(BEGIN, 1)[0], "prose kept"
     history_block = text.split(HISTORY_BEGIN, 1)[1].split(HISTORY_END, 1)[0]
     assert all(label in history_block for label, *_ in HISTORY_ROWS)
