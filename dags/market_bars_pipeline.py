@@ -6,10 +6,13 @@ quota, publish them to Kafka, drain Kafka into the Postgres warehouse with a
 Spark Structured Streaming job (`Trigger.AvailableNow`, exactly once), and
 refresh the `reporting` schema's materialized views (the drain task's last step).
 
-The decision that matters: a `spark-submit` costs about 10 s of JVM start, so
-`fetch_bars` ends by comparing Kafka's end offsets with the offsets the
-warehouse has committed, and skips the drain when there is nothing new (also
-when the daily limit held the fetch back: earlier bars may still wait).  Runs share a topic
+The decisions that matter: starting Spark costs 17-27 s on 2 cores, so the
+drain runs on the stack's long-lived Spark Connect server (`drain_session`
+`connect`, the default; `per_run` starts a Spark per drain), and even that
+launch costs seconds, so `fetch_bars` ends by comparing Kafka's end offsets
+with the offsets the warehouse has committed, and skips the drain when there
+is nothing new (also when the daily limit held the fetch back: earlier bars
+may still wait).  Runs share a topic
 and a checkpoint, hence `max_active_runs=1`; drains of every DAG share the
 one-slot `warehouse_drain` pool.  Migrations run at start and deploy
 (`bin/stack start`), not every 90 seconds.
