@@ -61,13 +61,19 @@ class PrivateKafka:
         self.process.wait()
 
     def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(60)
-        except subprocess.TimeoutExpired:
-            self.kill()
+        _stop_group(self.process)
+
+
+def _stop_group(process: subprocess.Popen | None) -> None:
+    """SIGTERM to the process's group, SIGKILL if it has not ended within a minute."""
+    if process is None or process.poll() is not None:
+        return
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(60)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
 
 
 @contextmanager
@@ -165,14 +171,7 @@ class PrivateSparkConnect:
         psutil.wait_procs(processes, timeout=30)
 
     def stop(self) -> None:
-        if self.supervisor is None or self.supervisor.poll() is not None:
-            return
-        os.killpg(self.supervisor.pid, signal.SIGTERM)
-        try:
-            self.supervisor.wait(60)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.supervisor.pid, signal.SIGKILL)
-            self.supervisor.wait()
+        _stop_group(self.supervisor)
 
 
 @contextmanager

@@ -44,13 +44,18 @@ class DrainSubmit:
         connect = {SPARK_CONNECT_URL_ENV: self.spark_connect_url} if self.spark_connect_url else {}
         return {"WAREHOUSE_URI": self.warehouse_uri, "STOCKPIPE_PROJECT_ROOT": str(PROJECT_ROOT), **connect}
 
+    def jars(self) -> str | None:
+        """The Kafka source's jars, for a Spark of the launch's own; the server has its own."""
+        return None if self.spark_connect_url else SPARK_KAFKA_JARS
+
     def spark_submit_options(self) -> dict:
         """Keyword arguments of the Spark provider's SparkSubmitOperator and SparkSubmitHook."""
-        return {"name": self.query_name, "jars": SPARK_KAFKA_JARS, "conf": DRAIN_SPARK_CONF,
+        return {"name": self.query_name, "jars": self.jars(), "conf": DRAIN_SPARK_CONF,
                 "application_args": self.application_args(), "env_vars": self.env_vars()}
 
     def command(self, spark_submit: str, master: str, application: str = DRAIN_APP) -> list[str]:
         """spark-submit's argv for a launch without the provider (the tests, the drills)."""
+        jars = self.jars()
         return [spark_submit, "--master", master, "--name", self.query_name,
                 *(option for name, value in DRAIN_SPARK_CONF.items() for option in ("--conf", f"{name}={value}")),
-                "--jars", SPARK_KAFKA_JARS, application, *self.application_args()]
+                *(["--jars", jars] if jars else []), application, *self.application_args()]

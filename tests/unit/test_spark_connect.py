@@ -61,6 +61,9 @@ def test_the_drain_gets_the_servers_url_in_its_environment_only_when_it_runs_the
     on_server = DrainSubmit(**launch, spark_connect_url="sc://127.0.0.1:15002/").env_vars()
     assert on_server[SPARK_CONNECT_URL_ENV] == "sc://127.0.0.1:15002/"
     assert not any("sc://" in arg for arg in DrainSubmit(**launch, spark_connect_url="sc://x/").application_args())
+    assert "--jars" in DrainSubmit(**launch).command("spark-submit", "local[2]")
+    assert "--jars" not in DrainSubmit(**launch, spark_connect_url="sc://x/").command("spark-submit", "local[2]"), \
+        "the server reads Kafka: the launch needs no connector"
 
 
 def test_the_supervisor_restarts_a_server_that_exits_and_gives_up_on_one_that_cannot_start(monkeypatch, tmp_path):
