@@ -24,8 +24,8 @@ latency is measured from it.
 
 One warm-up run (the first fetch of each symbol, the first task after a
 quiet spell, the Spark Connect server's first query) goes first and is not
-counted (the smoke skips it). At the end, with the DAG idle, the PSS of every
-component: the stack's memory at rest. Before each
+counted (the smoke skips it). At the end, the DAG idle for a minute, the PSS of
+every component: the stack's memory at rest. Before each
 run the benchmark waits until no run of the DAG is queued or running and the
 live schedule's next run is not due within the next seconds. A run that had
 to wait for another run of the DAG (the live schedule's, a test's), or whose
@@ -71,8 +71,10 @@ COMPONENT_SAMPLE_EVERY_SECONDS = 0.5
 COMPONENT_PSS_EVERY_SAMPLES = 10
 COMPONENTS = ("airflow-scheduler", "airflow-api-server", "airflow-dag-processor", "airflow-triggerer", "kafka",
               "postgres", "simulator", "spark-connect")
-# After the last run, before the stack's memory at rest is read: its task processes have ended.
-SETTLE_SECONDS = 5
+# After the last run, before the stack's memory at rest is read: its task processes have ended,
+# and the Spark Connect server has given back the heap it no longer needs (G1's periodic
+# collection, SERVER_SPARK_CONF: measured 40-60 s after a drain).
+SETTLE_SECONDS = 60
 
 
 def percentile(values: list[float], share: float) -> float | None:
