@@ -95,7 +95,13 @@ class DrainOperator(SparkSubmitOperator):
             self.jars = None  # the server reads Kafka; the launch loads no connector (0.2 s less)
         package_job(JOB_PACKAGE_ZIP)
         self.py_files = str(JOB_PACKAGE_ZIP)
+        before = tasks.batches_committed(target)["last_batch_id"]
         super().execute(context)
+        # On the server the sink's own lines go to the server's log: say here what this launch loaded.
+        loaded = tasks.batches_committed(target, before)
+        self.log.info("%s: this launch committed batches: %s, messages: %s, bars upserted: %s, rows quarantined: %s",
+                      target.query_name, loaded["batches"], loaded["messages"], loaded["bars_upserted"],
+                      loaded["rows_quarantined"])
         tasks.refresh_reporting(target)
 
 

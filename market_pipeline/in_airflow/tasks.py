@@ -174,3 +174,10 @@ def check_freshness(target: RunTarget) -> list[dict]:
 
 def refresh_reporting(target: RunTarget) -> None:
     warehouse.refresh_reporting(connections.warehouse_uri(target.warehouse_conn_id))
+
+
+def batches_committed(target: RunTarget, after_batch_id: int = -1) -> dict:
+    """The drain query's batches after `after_batch_id` (-1: all): counts and the last batch id."""
+    [row] = warehouse.read(connections.warehouse_uri(target.warehouse_conn_id), "batches_committed",
+                           {"query_name": target.query_name, "after_batch_id": after_batch_id})
+    return row

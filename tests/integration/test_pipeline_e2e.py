@@ -85,6 +85,13 @@ def test_a_delayed_run_fetches_publishes_and_drains_bars_up_to_fifteen_minutes_a
     assert fetch_all(uri, "SELECT symbol, bars_loaded FROM reporting.dim_symbol ORDER BY symbol") == [
         (symbol, 100) for symbol in sorted(WATCHLIST)]
 
+    # The sink ran beside the Spark Connect server; the task's own log says what the launch loaded.
+    drain_log = (Path(os.environ["AIRFLOW_HOME"]) / "logs" / f"dag_id={DAG_ID}" / f"run_id={run_id}"
+                 / "task_id=drain_to_warehouse" / "attempt=1.log").read_text()
+    assert "Spark-Submit cmd" in drain_log and "--jars" not in drain_log, "a session on the server: no connector"
+    assert (f"{target.query_name}: this launch committed batches: 1, messages: 300, bars upserted: 300, "
+            "rows quarantined: 0") in drain_log
+
 
 def test_an_end_of_day_run_during_the_session_makes_no_call(api, e2e, delayed_run):
     uri = e2e.warehouse_uri
