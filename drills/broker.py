@@ -24,7 +24,8 @@ from harness.services import private_kafka
 from harness.topics import topic_messages
 from market_pipeline import kafka_io
 from market_pipeline.fetch.alphavantage import AlphaVantageClient
-from market_pipeline.fetch.live import MemoryLedgerStore, fetch_and_publish
+from market_pipeline.fetch.ledger_store import MemoryLedgerStore
+from market_pipeline.fetch.live import fetch_and_publish
 from market_pipeline.in_airflow.connections import kafka_config
 from market_pipeline.pipeline_config import PipelineConfig, QuotaConfig, default_config
 from market_pipeline.simulator import AlphaVantageSimulator, SimClock, SimulatorOptions, make_server

@@ -14,8 +14,9 @@ from urllib.parse import urlsplit
 
 from market_pipeline import kafka_io, warehouse
 from market_pipeline.fetch.alphavantage import AlphaVantageClient
+from market_pipeline.fetch.ledger_store import WarehouseLedgerStore
 from market_pipeline.fetch.quota import Ledger
-from market_pipeline.in_airflow.airflow_api import AirflowApi
+from market_pipeline.in_airflow.airflow_api import AirflowApi, RestVariable
 from market_pipeline.in_airflow.params import RunTarget
 from market_pipeline.settings import CHECKPOINTS_DIR, CONFIG_VARIABLE
 from market_pipeline.simulator import AlphaVantageSimulator, SimClock, SimulatorOptions, make_server
@@ -64,8 +65,17 @@ class Sandbox:
         self.target = self.target.model_copy(
             update={"clock_offset_seconds": self.target.clock_offset_seconds + delta.total_seconds()})
 
+    def ledger_store(self) -> WarehouseLedgerStore:
+        """The sandbox's quota ledger: its counters' Variable through the REST API, its symbols in
+        the sandbox's warehouse (close it when done)."""
+        return WarehouseLedgerStore(RestVariable(self.api, self.target.ledger_variable), self.warehouse_uri)
+
     def ledger(self) -> Ledger:
-        return Ledger.from_stored(self.api.variable(self.target.ledger_variable))
+        store = self.ledger_store()
+        try:
+            return store.load()
+        finally:
+            store.close()
 
 
 @contextmanager

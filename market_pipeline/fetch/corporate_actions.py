@@ -29,7 +29,8 @@ from market_pipeline.fetch.alphavantage import (
     RequestObserver,
     Split,
 )
-from market_pipeline.fetch.live import ApiCall, FetchIncomplete, LedgerStore, QuotaMeter
+from market_pipeline.fetch.ledger_store import LedgerStore
+from market_pipeline.fetch.live import ApiCall, FetchIncomplete, QuotaMeter
 from market_pipeline.fetch.quota import Ledger, QuotaRefused, history_allowance
 from market_pipeline.pipeline_config import PipelineConfig
 from market_pipeline.trading_calendar import EASTERN
@@ -116,8 +117,7 @@ def check_corporate_actions(
             try:
                 actions = SymbolActions(symbol, client.splits(symbol), client.dividends(symbol))
             except DailyLimitReached:
-                ledger.mark_exhausted(now())
-                store.save(ledger)
+                meter.mark_exhausted()
                 break
             except QuotaRefused:
                 break
@@ -128,7 +128,7 @@ def check_corporate_actions(
             if record(actions):
                 summary.changed.append(symbol)
             ledger.symbol(symbol).actions_checked_at = now()
-            store.save(ledger)
+            store.save_symbol(symbol, ledger.symbol(symbol))
             summary.checked.append(symbol)
             log.info("%s: %s splits, %s dividends%s", symbol, len(actions.splits), len(actions.dividends),
                      ", changed since the last check" if symbol in summary.changed else "")

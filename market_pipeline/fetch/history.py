@@ -33,13 +33,16 @@ from market_pipeline.fetch.alphavantage import (
     ReplyMismatch,
     RequestObserver,
 )
+from market_pipeline.fetch.ledger_store import LedgerStore
 from market_pipeline.fetch.live import (
     ApiCall,
     FetchIncomplete,
-    LedgerStore,
     PublishCounts,
     QuotaMeter,
+    SymbolFetched,
+    fetch_concurrently,
     fetch_one_symbol,
+    per_thread,
 )
 from market_pipeline.fetch.quota import MonthLoad, QuotaRefused, history_allowance, next_quota_reset
 from market_pipeline.kafka_io import Message
@@ -110,7 +113,7 @@ def fetch_history_month(
     """Load what the allowance pays for, as traded (`adjusted=false`); `resume_at` says when to go
     on if requests ran out. A month loaded before the project asked for bars as traded holds
     adjusted prices, so it counts as not loaded and is loaded again."""
-    ledger = store.load()
+    ledger = store.load(months=[month])
     limits = config.quota.limits()
     summary = HistorySummary(month=month)
     for symbol in config.watchlist:
@@ -129,41 +132,41 @@ def fetch_history_month(
         summary.resume_at = complete_at
         log.info("%s is not complete for entitlement %s before %s", month, config.entitlement, complete_at)
         return summary
-    meter = QuotaMeter(store, ledger, limits, config.entitlement, now, sleep, call_log)
-    client = connect(meter)
+    # The meter refuses, at its send, a request history may not spend: exact with requests in flight.
+    meter = QuotaMeter(store, ledger, limits, config.entitlement, now, sleep, call_log, budget=lambda moment:
+                       history_allowance(ledger, limits, config.watchlist, moment, entitlement=config.entitlement))
+    client = per_thread(lambda: connect(meter))
     failed: dict[str, str] = {}
-    try:
-        for symbol in summary.symbols:
-            if history_allowance(ledger, limits, config.watchlist, now(), entitlement=config.entitlement) < 1:
+
+    def fetch(symbol: str) -> SymbolFetched:
+        return fetch_one_symbol(
+            partial(client().intraday, symbol, config.interval, outputsize="full", month=month, adjusted=False,
+                    extended_hours=config.extended_hours),
+            validate_series, publish, topics, meter=meter, now=now)
+
+    def handle(symbol: str, fetched: SymbolFetched) -> bool:
+        match fetched.error:
+            case QuotaRefused() | DailyLimitReached():
                 summary.resume_at = ledger.exhausted_until or next_quota_reset(now())
-                break
-            fetched = fetch_one_symbol(
-                partial(client.intraday, symbol, config.interval, outputsize="full", month=month, adjusted=False,
-                        extended_hours=config.extended_hours),
-                validate_series, publish, topics, summary, ledger=ledger, store=store, now=now)
-            match fetched.error:
-                case QuotaRefused():
-                    summary.resume_at = next_quota_reset(now())
-                    break
-                case DailyLimitReached():
-                    summary.resume_at = ledger.exhausted_until
-                    break
-                case InvalidCall():
-                    # For a known symbol, a month before its listing or in the future.
-                    summary.unavailable[symbol] = str(fetched.error)
-                    ledger.symbol(symbol).months[month] = MonthLoad(
-                        run_id=run_id, clear_number=clear_number, bars=0, loaded_at=now(),
-                        unavailable=str(fetched.error))
-                    store.save(ledger)
-                    continue
-                case MalformedReply() | ReplyMismatch():
-                    failed[symbol] = f"{type(fetched.error).__name__}: {fetched.error}"
-                    continue
-            summary.loaded.append(symbol)
-            ledger.symbol(symbol).months[month] = MonthLoad(
-                run_id=run_id, clear_number=clear_number, bars=len(fetched.bars), loaded_at=now(), as_traded=True)
-            store.save(ledger)
-            log.info("%s %s: %s bars published, %s rejected", symbol, month, len(fetched.bars), fetched.rejected)
+                return False
+            case InvalidCall():
+                # For a known symbol, a month before its listing or in the future.
+                summary.unavailable[symbol] = str(fetched.error)
+                store.save_month(symbol, month, MonthLoad(
+                    run_id=run_id, clear_number=clear_number, bars=0, loaded_at=now(), unavailable=str(fetched.error)))
+                return True
+            case MalformedReply() | ReplyMismatch():
+                failed[symbol] = f"{type(fetched.error).__name__}: {fetched.error}"
+                return True
+        summary.add(fetched)
+        summary.loaded.append(symbol)
+        store.save_month(symbol, month, MonthLoad(
+            run_id=run_id, clear_number=clear_number, bars=len(fetched.bars), loaded_at=now(), as_traded=True))
+        log.info("%s %s: %s bars published, %s rejected", symbol, month, len(fetched.bars), fetched.rejected)
+        return True
+
+    try:
+        fetch_concurrently(summary.symbols, fetch, handle, limits.in_flight)
     finally:
         summary.calls = meter.requests
         summary.requests_left_for_history = history_allowance(
@@ -173,11 +176,9 @@ def fetch_history_month(
     return summary
 
 
-def history_progress(ledger_months: dict[str, dict[str, MonthLoad]], watchlist: list[str]) -> str:
+def history_progress(months_loaded: int, first: str | None, last: str | None, symbols: int) -> str:
     """"N of M symbol-months loaded from the first month loaded to the last", for the task log."""
-    loaded = {(symbol, month) for symbol in watchlist for month in ledger_months.get(symbol, {})}
-    if not loaded:
+    if not months_loaded or first is None or last is None:
         return "no history loaded yet"
-    first, last = min(month for _, month in loaded), max(month for _, month in loaded)
     span = (int(last[:4]) - int(first[:4])) * 12 + int(last[5:]) - int(first[5:]) + 1
-    return f"{len(loaded)} of {span * len(watchlist)} symbol-months loaded from {first} to {last}"
+    return f"{months_loaded} of {span * symbols} symbol-months loaded from {first} to {last}"

@@ -1,12 +1,16 @@
 """Quota ledger and call planner for Alpha Vantage keys.
 
 Called by the fetch task, which runs in a one-slot Airflow pool, so only one
-task at a time reads and writes the ledger.  The ledger is a small JSON
-document (an Airflow Variable in production): requests spent today (every
-HTTP request, retries included, counted before it goes out), recent request
-times, when a daily-limit answer says the budget is gone, and per symbol its
-watermark (newest bar published), last fetch, any flag, when its splits and dividends were last
-checked, and the history months loaded.
+task at a time reads and writes the ledger.  The ledger has two parts, stored apart because
+they grow differently (`market_pipeline.fetch.ledger_store`):
+- the quota counters, written before every request: requests spent today (every HTTP request,
+  retries included, counted before it goes out), the last minute's requests counted per second,
+  the last request, and when a daily-limit answer says the budget is gone. A small JSON document
+  (an Airflow Variable in production) whose size does not depend on the watchlist or the history;
+- per symbol: its watermark (newest bar published), last fetch, any flag, when its splits and
+  dividends were last checked, and the history months loaded. It grows with the watchlist and
+  the years loaded, so it lives in the warehouse, one row per symbol and per month, each
+  written when it changes.
 
 The plan follows what the key can see (`market_pipeline.trading_calendar`):
 - never a call while the ledger is marked exhausted or the limits are reached;
@@ -33,8 +37,9 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from market_pipeline.fetch.alphavantage import AlphaVantageError
 from market_pipeline.trading_calendar import (
@@ -50,6 +55,8 @@ from market_pipeline.trading_calendar import (
 )
 
 MINUTE = timedelta(minutes=1)
+# More threads than this gain nothing on one Airflow worker: replies take longer to parse than to arrive.
+MAX_IN_FLIGHT = 16
 
 
 class QuotaRefused(AlphaVantageError):
@@ -63,6 +70,18 @@ class QuotaLimits:
     per_day: int | None = 25
     per_minute: int | None = None
     per_second: float = 1.0
+
+    @property
+    def in_flight(self) -> int:
+        """Requests a fetch keeps in flight at once: one for a key allowed one request a second or
+        fewer (the free tier: one at a time), else as many as its burst limit, at most 16."""
+        return max(1, min(MAX_IN_FLIGHT, math.floor(self.per_second)))
+
+    @property
+    def burst(self) -> tuple[int, float]:
+        """The per-second limit as (requests, in seconds): 20 a second is (20, 1.0), 0.5 (1, 2.0)."""
+        requests = max(1, math.floor(self.per_second))
+        return requests, requests / self.per_second
 
 
 class MonthLoad(BaseModel):
@@ -92,42 +111,71 @@ class SymbolState(BaseModel):
 
 
 class Ledger(BaseModel):
+    """The quota counters (what the Variable holds) and, in memory only, the symbols' state."""
+
     day: date | None = None  # the quota day (UTC) the counts belong to
     calls_today: int = 0  # HTTP requests, retries included
-    recent_calls: list[datetime] = Field(default_factory=list)  # the last minute's requests
+    # The last minute's requests, counted per whole second and filed under the second after the
+    # request (so a request is forgotten a little late, never early): at most 61 entries,
+    # whatever the key's per-minute limit.
+    recent_calls: list[tuple[datetime, int]] = Field(default_factory=list)
     last_call_at: datetime | None = None
     exhausted_until: datetime | None = None
-    symbols: dict[str, SymbolState] = Field(default_factory=dict)
+    # Not stored with the counters: the store keeps each symbol's row in the warehouse.
+    symbols: dict[str, SymbolState] = Field(default_factory=dict, exclude=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _count_legacy_calls_per_second(cls, data: Any) -> Any:
+        """A ledger written before the counts per second held each request's time."""
+        calls = data.get("recent_calls") if isinstance(data, dict) else None
+        if calls and not isinstance(calls[0], list | tuple):
+            data = {**data, "recent_calls": _per_second(datetime.fromisoformat(str(moment)) for moment in calls)}
+        return data
 
     @classmethod
     def from_stored(cls, stored: str | None) -> Ledger:
-        """The ledger as its Variable holds it; a Variable not written yet is an empty ledger."""
+        """The ledger as its Variable holds it; a Variable not written yet is an empty ledger. A
+        Variable written before the symbols moved to the warehouse still holds them: they are
+        parsed, so the store can move them (`ledger_store`)."""
         return cls.model_validate_json(stored) if stored else cls()
 
     def roll_over(self, now: datetime) -> None:
         """Start a new quota day at UTC midnight; forget calls older than a minute."""
         if self.day != now.date():
             self.day, self.calls_today = now.date(), 0
-        self.recent_calls = [moment for moment in self.recent_calls if now - moment < MINUTE]
+        self.recent_calls = [(second, count) for second, count in self.recent_calls if now - second < MINUTE]
         if self.exhausted_until is not None and now >= self.exhausted_until:
             self.exhausted_until = None
 
-    def capacity(self, limits: QuotaLimits, now: datetime) -> float:
-        """How many more requests the limits allow right now (inf when uncapped)."""
+    def calls_last_minute(self, now: datetime) -> int:
+        self.roll_over(now)
+        return sum(count for _, count in self.recent_calls)
+
+    def daily_capacity(self, limits: QuotaLimits, now: datetime) -> float:
+        """How many more requests the day allows (inf when uncapped; 0 once the API said so)."""
         self.roll_over(now)
         if self.exhausted_until is not None:
             return 0
-        left = math.inf
-        if limits.per_day is not None:
-            left = limits.per_day - self.calls_today
+        if limits.per_day is None:
+            return math.inf
+        return max(limits.per_day - self.calls_today, 0)
+
+    def capacity(self, limits: QuotaLimits, now: datetime) -> float:
+        """How many more requests the limits allow right now (inf when uncapped)."""
+        left = self.daily_capacity(limits, now)
         if limits.per_minute is not None:
-            left = min(left, limits.per_minute - len(self.recent_calls))
+            left = min(left, limits.per_minute - self.calls_last_minute(now))
         return max(left, 0)
 
     def record_call(self, now: datetime) -> None:
         self.roll_over(now)
         self.calls_today += 1
-        self.recent_calls.append(now)
+        second = _filing_second(now)
+        if self.recent_calls and self.recent_calls[-1][0] == second:
+            self.recent_calls[-1] = (second, self.recent_calls[-1][1] + 1)
+        else:
+            self.recent_calls.append((second, 1))
         self.last_call_at = now
 
     def mark_exhausted(self, now: datetime) -> None:
@@ -137,12 +185,24 @@ class Ledger(BaseModel):
         return self.symbols.setdefault(symbol, SymbolState())
 
 
-def months_stored_adjusted(ledger: Ledger) -> dict[str, list[str]]:
-    """History months loaded before the fetch asked for bars as traded, so stored adjusted as of
-    their fetch: {"YYYY-MM": [symbols]}, oldest first. The history fetch loads them again."""
+def _filing_second(moment: datetime) -> datetime:
+    return moment.replace(microsecond=0) + timedelta(seconds=1)
+
+
+def _per_second(moments: Iterable[datetime]) -> list[tuple[datetime, int]]:
+    counts: dict[datetime, int] = {}
+    for moment in sorted(moments):
+        counts[_filing_second(moment)] = counts.get(_filing_second(moment), 0) + 1
+    return list(counts.items())
+
+
+def months_stored_adjusted(loaded: dict[str, dict[str, MonthLoad]]) -> dict[str, list[str]]:
+    """Of the history months loaded ({symbol: {"YYYY-MM": load}}), those loaded before the fetch
+    asked for bars as traded, so stored adjusted as of their fetch: {"YYYY-MM": [symbols]},
+    oldest first. The history fetch loads them again."""
     months: dict[str, list[str]] = {}
-    for symbol, state in sorted(ledger.symbols.items()):
-        for month, load in state.months.items():
+    for symbol, symbol_months in sorted(loaded.items()):
+        for month, load in symbol_months.items():
             if load.stored_adjusted:
                 months.setdefault(month, []).append(symbol)
     return dict(sorted(months.items()))
@@ -168,12 +228,13 @@ def next_quota_reset(now: datetime) -> datetime:
 def history_allowance(
     ledger: Ledger, limits: QuotaLimits, watchlist: Iterable[str], now: datetime, *, entitlement: Entitlement
 ) -> int:
-    """Requests history may spend now without touching what the live fetch needs today.
+    """Requests history may spend today without touching what the live fetch needs (the
+    per-minute limit is the meter's to wait for).
 
     End-of-day keys keep one request per symbol for the session published today; capped
     delayed/realtime keys spend their whole budget on sessions, so history gets only the days
     without one (keeping the final refresh of the day before); uncapped keys share the minute."""
-    capacity = ledger.capacity(limits, now)
+    capacity = ledger.daily_capacity(limits, now)
     if limits.per_day is None:
         return int(min(capacity, 10_000))
     reserve = len([symbol for symbol in watchlist if not ledger.symbol(symbol).flagged])

@@ -90,6 +90,14 @@ class AirflowApi:
         response.raise_for_status()
         return response.json()["value"]
 
+    def set_variable(self, key: str, value: str) -> None:
+        """Write the Variable's value as text, creating it when missing."""
+        body = {"key": key, "value": value}
+        if self.variable(key) is None:
+            self.call("POST", "variables", json=body)
+        else:
+            self.call("PATCH", f"variables/{key}", json=body)
+
     def ensure_variable(self, key: str, value: Any) -> bool:
         """Create the Variable if missing (edits made since in the UI are kept); True if created."""
         if self.variable(key) is not None:
@@ -151,3 +159,17 @@ def admin_login() -> tuple[str, str]:
     path = Path(os.environ["AIRFLOW_HOME"]) / "simple_auth_manager_passwords.json.generated"
     [(username, password)] = json.loads(path.read_text()).items()
     return username, password
+
+
+class RestVariable:
+    """A Variable read and written through the REST API: the quota ledger's counters for the CLI
+    and the tests, outside a task (`market_pipeline.fetch.ledger_store.QuotaVariable`)."""
+
+    def __init__(self, api: AirflowApi, name: str) -> None:
+        self.api, self.name = api, name
+
+    def get(self) -> str | None:
+        return self.api.variable(self.name)
+
+    def set(self, value: str) -> None:
+        self.api.set_variable(self.name, value)

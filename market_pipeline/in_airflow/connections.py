@@ -1,13 +1,14 @@
 """What the tasks, the CLI, the benchmark and the drills read from Airflow's connections and
 Variables: the Kafka, warehouse and Spark Connect settings, the API client, and the quota ledger's
-store."""
+store (its counters in a Variable, its symbols in the warehouse)."""
 
 from __future__ import annotations
 
 from airflow.sdk import Connection, Variable
 
 from market_pipeline.fetch.alphavantage import AlphaVantageClient, RequestObserver
-from market_pipeline.fetch.quota import Ledger
+from market_pipeline.fetch.ledger_store import WarehouseLedgerStore
+from market_pipeline.in_airflow.params import RunTarget
 from market_pipeline.settings import (
     ALPHAVANTAGE_CONN_ID,
     KAFKA_CONN_ID,
@@ -22,21 +23,25 @@ class LedgerWriteFailed(Exception):
     """The ledger Variable did not hold what was just written to it."""
 
 
-class VariableLedgerStore:
-    """The quota ledger in an Airflow Variable, read back after each write: the Task SDK's
+class TaskVariable:
+    """The quota counters' Variable inside a task, read back after each write: the Task SDK's
     Variable.set has been reported to log and swallow a rejected write (apache/airflow#68537)."""
 
     def __init__(self, name: str = QUOTA_LEDGER_VARIABLE) -> None:
         self.name = name
 
-    def load(self) -> Ledger:
-        return Ledger.from_stored(Variable.get(self.name, default=None))
+    def get(self) -> str | None:
+        return Variable.get(self.name, default=None)
 
-    def save(self, ledger: Ledger) -> None:
-        value = ledger.model_dump_json()
+    def set(self, value: str) -> None:
         Variable.set(self.name, value)
         if Variable.get(self.name, default=None) != value:
             raise LedgerWriteFailed(f"Variable {self.name!r} does not hold the ledger just written")
+
+
+def ledger_store(target: RunTarget) -> WarehouseLedgerStore:
+    """The run's quota ledger: counters in its Variable, symbols in its warehouse."""
+    return WarehouseLedgerStore(TaskVariable(target.ledger_variable), warehouse_uri(target.warehouse_conn_id))
 
 
 def kafka_config() -> dict[str, str]:

@@ -15,13 +15,13 @@ import logging
 from typing import Any
 
 from airflow.providers.standard.triggers.temporal import DateTimeTrigger
-from airflow.sdk import BaseOperator, Variable
+from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
 
 from market_pipeline.fetch.alphavantage import DemoKeyRejected, InvalidApiKey, PremiumOnly
 from market_pipeline.fetch.history import fetch_history_month, history_progress, month_of
 from market_pipeline.fetch.live import ApiCall
-from market_pipeline.fetch.quota import Ledger
+from market_pipeline.in_airflow.connections import ledger_store
 from market_pipeline.in_airflow.params import RunTarget, load_config
 from market_pipeline.in_airflow.tasks import RunInfo, fetch_wiring, record_call_log
 
@@ -45,11 +45,11 @@ class FetchHistoryMonthOperator(BaseOperator):
             raise AirflowFailException(f"{type(exc).__name__}: {exc}") from None
         finally:
             record_call_log(target, run, call_log)
-        ledger = Ledger.from_stored(Variable.get(target.ledger_variable, default=None))
+        progress = ledger_store(target).history_progress(config.watchlist)
         log.info("%s: loaded %s, already loaded %s, unavailable %s, left %s; %s requests left today for "
                  "history; %s", month, summary.loaded, summary.already_loaded, list(summary.unavailable),
                  summary.remaining, summary.requests_left_for_history,
-                 history_progress({s: st.months for s, st in ledger.symbols.items()}, config.watchlist))
+                 history_progress(**progress, symbols=len(config.watchlist)))
         if summary.remaining and summary.resume_at is not None:
             wake = target.wall_time(summary.resume_at)
             log.info("quota spent for today: deferring until %s (wall clock %s)", summary.resume_at, wake)

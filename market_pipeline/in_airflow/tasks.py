@@ -25,7 +25,7 @@ from market_pipeline.fetch.alphavantage import (
 )
 from market_pipeline.fetch.live import ApiCall, fetch_and_publish, fetch_state_rows
 from market_pipeline.in_airflow import connections
-from market_pipeline.in_airflow.connections import VariableLedgerStore, alphavantage_client, kafka_config
+from market_pipeline.in_airflow.connections import alphavantage_client, kafka_config
 from market_pipeline.in_airflow.params import RunTarget, load_config
 from market_pipeline.pipeline_config import PipelineConfig
 from market_pipeline.reporting.freshness import assess
@@ -56,7 +56,7 @@ def fetch_wiring(target: RunTarget, config: PipelineConfig, call_log: list[ApiCa
     producer = kafka_io.make_producer(kafka_config())
     return {
         "connect": lambda observer: alphavantage_client(target.alphavantage_conn_id, config.entitlement, observer),
-        "store": VariableLedgerStore(target.ledger_variable),
+        "store": connections.ledger_store(target),
         "publish": lambda messages: kafka_io.produce_all(producer, messages),
         "topics": (target.bars_topic, target.dead_letter_topic),
         "now": target.now,
@@ -101,7 +101,7 @@ def check_corporate_actions(target: RunTarget, run: RunInfo) -> dict:
     try:
         summary = corporate_actions.check_corporate_actions(
             lambda observer: alphavantage_client(target.alphavantage_conn_id, config.entitlement, observer),
-            VariableLedgerStore(target.ledger_variable), record, config, now=target.now, call_log=call_log,
+            connections.ledger_store(target), record, config, now=target.now, call_log=call_log,
             price_jumps=warehouse.unexplained_price_jumps(
                 uri, config.interval, (target.now() - corporate_actions.ACTIONS_MAX_AGE).date(),
                 corporate_actions.SPLIT_SIZED_STEP))
@@ -161,7 +161,7 @@ def check_freshness(target: RunTarget) -> list[dict]:
     config = load_config(target.config_variable)
     uri = connections.warehouse_uri(target.warehouse_conn_id)
     now = target.now()
-    verdicts = assess(config, VariableLedgerStore(target.ledger_variable).load(),
+    verdicts = assess(config, connections.ledger_store(target).load(),
                       warehouse.newest_bars(uri, config.watchlist, config.interval), now)
     rows = [verdict.as_row(now) for verdict in verdicts]
     warehouse.record_freshness(uri, rows)

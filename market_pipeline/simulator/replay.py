@@ -24,7 +24,8 @@ from datetime import date, datetime, timedelta
 from market_pipeline.bars import Bar
 from market_pipeline.fetch.alphavantage import AlphaVantageClient
 from market_pipeline.fetch.corporate_actions import CHECK_EVERY, SymbolActions, check_corporate_actions
-from market_pipeline.fetch.live import MemoryLedgerStore, fetch_and_publish
+from market_pipeline.fetch.ledger_store import MemoryLedgerStore
+from market_pipeline.fetch.live import fetch_and_publish
 from market_pipeline.pipeline_config import PipelineConfig
 from market_pipeline.settings import BARS_TOPIC
 from market_pipeline.simulator import market

@@ -7,25 +7,27 @@ import pytest
 
 from market_pipeline.fetch.alphavantage import AlphaVantageClient
 from market_pipeline.fetch.corporate_actions import actions_due, check_corporate_actions
-from market_pipeline.fetch.live import FetchIncomplete, MemoryLedgerStore
+from market_pipeline.fetch.ledger_store import MemoryLedgerStore
+from market_pipeline.fetch.live import FetchIncomplete
 from market_pipeline.fetch.quota import Ledger
 from market_pipeline.pipeline_config import PipelineConfig, QuotaConfig
 from market_pipeline.trading_calendar import EASTERN
 from tests.conftest import TEST_API_KEY
+from tests.unit.helpers import sleep_on
 
 
 def config(per_day: int | None = 25) -> PipelineConfig:
     return PipelineConfig(
         watchlist=["TSLA", "MSFT", "GOOGL"], interval="5min", outputsize="compact", extended_hours=True,
         entitlement="none", fetch_when_closed=False, max_offsets_per_trigger=1000,
-        quota=QuotaConfig(per_day=per_day, per_minute=None, per_second=1000))
+        quota=QuotaConfig(per_day=per_day, per_minute=None, per_second=1))
 
 
 def check(simulator, store, recorded, *, per_day=25, price_jumps=None):
     return check_corporate_actions(
         lambda observer: AlphaVantageClient(simulator.base_url, TEST_API_KEY, observer=observer, max_attempts=1),
         store, lambda actions: recorded.append(actions) or True, config(per_day),
-        now=simulator.simulator.clock.now, sleep=lambda seconds: None, price_jumps=price_jumps)
+        now=simulator.simulator.clock.now, sleep=sleep_on(simulator.simulator.clock), price_jumps=price_jumps)
 
 
 def test_each_symbol_is_checked_once_a_week_with_two_requests(simulator):

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from market_pipeline.bars import Bar
 from market_pipeline.fetch.alphavantage import AlphaVantageClient
 from market_pipeline.fetch.history import fetch_history_month
-from market_pipeline.fetch.live import MemoryLedgerStore
+from market_pipeline.fetch.ledger_store import MemoryLedgerStore
 from market_pipeline.fetch.quota import (
     Ledger,
     MonthLoad,
@@ -19,11 +19,12 @@ from market_pipeline.pipeline_config import PipelineConfig, QuotaConfig
 from market_pipeline.simulator import market
 from market_pipeline.trading_calendar import EASTERN
 from tests.conftest import TEST_API_KEY
+from tests.unit.helpers import sleep_on
 
 NOVEMBER_2024_SESSIONS = 20  # 21 weekdays, Thanksgiving closed; the 29th a half day
 CONFIG = PipelineConfig(
     watchlist=["TSLA", "MSFT", "GOOGL"], interval="5min", outputsize="compact", extended_hours=True,
-    entitlement="none", fetch_when_closed=False, quota=QuotaConfig(per_day=8, per_minute=None, per_second=1000),
+    entitlement="none", fetch_when_closed=False, quota=QuotaConfig(per_day=8, per_minute=None, per_second=1),
     max_offsets_per_trigger=1000,
 )
 
@@ -33,7 +34,8 @@ def load(simulator, store, month, *, run_id="backfill__2024", clear_number=0, co
     summary = fetch_history_month(
         lambda observer: AlphaVantageClient(simulator.base_url, TEST_API_KEY, observer=observer, max_attempts=1),
         store, lambda messages: published.extend(messages) or len(messages), config, month,
-        run_id=run_id, clear_number=clear_number, now=simulator.simulator.clock.now, sleep=lambda s: None,
+        run_id=run_id, clear_number=clear_number, now=simulator.simulator.clock.now,
+        sleep=sleep_on(simulator.simulator.clock),
     )
     return summary, published
 
@@ -89,7 +91,7 @@ def test_history_publishes_every_bar_of_the_month_and_leaves_the_live_watermark_
     ledger = store.load()
     live_watermark = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)
     ledger.symbol("MSFT").watermark = live_watermark
-    store.save(ledger)
+    store.save_symbol("MSFT", ledger.symbol("MSFT"))
     config = CONFIG.model_copy(update={"watchlist": ["MSFT"]})
     summary, published = load(simulator, store, "2024-11", config=config)
     bars = [Bar.model_validate_json(m.value) for m in published]
@@ -118,7 +120,6 @@ def test_a_month_the_api_does_not_have_is_recorded_not_flagged(simulator):
 
 
 def test_capped_intraday_keys_leave_history_only_days_without_a_session():
-    from market_pipeline.fetch.quota import Ledger
 
     limits = QuotaLimits(per_day=25, per_minute=None, per_second=1)
     tuesday = datetime(2026, 11, 24, 12, 0, tzinfo=EASTERN)
@@ -131,12 +132,10 @@ def test_capped_intraday_keys_leave_history_only_days_without_a_session():
 
 def test_progress_counts_the_months_between_the_first_and_the_last_loaded():
     from market_pipeline.fetch.history import history_progress
-    from market_pipeline.fetch.quota import MonthLoad
 
-    load = MonthLoad(run_id="r", clear_number=0, bars=1, loaded_at=datetime(2026, 11, 24, tzinfo=UTC))
-    months = {"MSFT": {"2024-06": load, "2024-08": load}, "TSLA": {"2024-07": load}}
-    assert history_progress(months, ["MSFT", "TSLA"]) == "3 of 6 symbol-months loaded from 2024-06 to 2024-08"
-    assert history_progress({}, ["MSFT"]) == "no history loaded yet"
+    assert history_progress(3, "2024-06", "2024-08", symbols=2) == \
+        "3 of 6 symbol-months loaded from 2024-06 to 2024-08"
+    assert history_progress(0, None, None, symbols=1) == "no history loaded yet"
 
 
 def test_history_asks_for_bars_as_traded_and_loads_again_a_month_stored_adjusted(simulator):
@@ -148,15 +147,13 @@ def test_history_asks_for_bars_as_traded_and_loads_again_a_month_stored_adjusted
     traded = {bar.bar_time: bar.close for bar in (Bar.model_validate_json(m.value) for m in published)}
     last_before_split = market.day_bars("TSLA", "5min", datetime(2020, 8, 28).date(), True)[-1]
     assert traded[last_before_split.start.astimezone(UTC)] == last_before_split.close, "as traded, not / 15"
-    assert store.load().symbol("TSLA").months["2020-08"].as_traded
+    assert store.load(months=["2020-08"]).symbol("TSLA").months["2020-08"].as_traded
 
-    ledger = store.load()
-    ledger.symbol("TSLA").months["2020-08"] = ledger.symbol("TSLA").months["2020-08"].model_copy(
-        update={"as_traded": False})
-    store.save(ledger)
+    loaded = store.load(months=["2020-08"]).symbol("TSLA").months["2020-08"]
+    store.save_month("TSLA", "2020-08", loaded.model_copy(update={"as_traded": False}))
     summary, _ = load(simulator, store, "2020-08", config=config)
     assert summary.loaded == ["TSLA"] and summary.calls == 1
-    assert store.load().symbol("TSLA").months["2020-08"].as_traded
+    assert store.load(months=["2020-08"]).symbol("TSLA").months["2020-08"].as_traded
 
 
 def test_the_months_stored_adjusted_are_listed_as_the_backfill_ranges_that_mend_them():
@@ -164,12 +161,12 @@ def test_the_months_stored_adjusted_are_listed_as_the_backfill_ranges_that_mend_
         return MonthLoad(run_id="backfill__x", clear_number=0, bars=1, loaded_at=datetime(2026, 1, 1, tzinfo=UTC),
                          as_traded=as_traded, unavailable=unavailable)
 
-    ledger = Ledger()
-    ledger.symbol("TSLA").months.update({"2020-08": month(False), "2020-07": month(False), "2020-09": month(True)})
-    ledger.symbol("MSFT").months.update({"2020-09": month(False), "2020-12": month(False), "2021-01": month(False),
-                                         "1980-01": month(False, unavailable="before listing")})
-    stored = months_stored_adjusted(ledger)
+    stored = months_stored_adjusted({
+        "TSLA": {"2020-08": month(False), "2020-07": month(False), "2020-09": month(True)},
+        "MSFT": {"2020-09": month(False), "2020-12": month(False), "2021-01": month(False),
+                 "1980-01": month(False, unavailable="before listing")},
+    })
     assert stored == {"2020-07": ["TSLA"], "2020-08": ["TSLA"], "2020-09": ["MSFT"], "2020-12": ["MSFT"],
                       "2021-01": ["MSFT"]}, "oldest first; as traded and unavailable months need nothing"
     assert month_ranges(list(stored)) == [("2020-07", "2020-09"), ("2020-12", "2021-01")], "across the new year"
-    assert months_stored_adjusted(Ledger()) == {}
+    assert months_stored_adjusted({}) == {}

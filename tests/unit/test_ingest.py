@@ -5,17 +5,18 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from market_pipeline.fetch.alphavantage import AlphaVantageClient, InvalidApiKey, RequestOutcome
-from market_pipeline.fetch.live import FetchIncomplete, MemoryLedgerStore, QuotaMeter, fetch_and_publish
+from market_pipeline.fetch.ledger_store import MemoryLedgerStore
+from market_pipeline.fetch.live import FetchIncomplete, QuotaMeter, fetch_and_publish
 from market_pipeline.fetch.quota import Ledger, QuotaLimits
 from market_pipeline.pipeline_config import PipelineConfig, QuotaConfig
 from market_pipeline.settings import BARS_TOPIC, DEAD_LETTER_TOPIC
 from tests.conftest import TEST_API_KEY
-from tests.unit.helpers import RecordingObserver
+from tests.unit.helpers import RecordingObserver, sleep_on
 
 CONFIG = PipelineConfig(
     watchlist=["TSLA", "NOSUCH", "MSFT"], interval="5min", outputsize="compact", extended_hours=True,
     entitlement="realtime", fetch_when_closed=True,
-    quota=QuotaConfig(per_day=25, per_minute=None, per_second=1000), max_offsets_per_trigger=1000,
+    quota=QuotaConfig(per_day=25, per_minute=None, per_second=1), max_offsets_per_trigger=1000,
 )
 
 
@@ -29,7 +30,7 @@ def run(simulator, store, config=CONFIG, call_log=None, **kwargs):
     published = []
     summary = fetch_and_publish(
         connect(simulator, **kwargs), store, lambda messages: published.extend(messages) or len(messages), config,
-        now=simulator.simulator.clock.now, call_log=call_log, sleep=lambda seconds: None,
+        now=simulator.simulator.clock.now, call_log=call_log, sleep=sleep_on(simulator.simulator.clock),
     )
     return summary, published
 
@@ -150,7 +151,7 @@ def test_should_count_every_throttled_retry_before_it_is_sent(simulator):
 def test_should_never_send_a_retry_the_ledger_cannot_pay_for(simulator):
     simulator.simulator.options.throttle_next = 10
     config = CONFIG.model_copy(update={"watchlist": ["MSFT", "TSLA"],
-                                       "quota": QuotaConfig(per_day=3, per_minute=None, per_second=1000)})
+                                       "quota": QuotaConfig(per_day=3, per_minute=None, per_second=1)})
     store = MemoryLedgerStore()
     ledger = store.load()
     ledger.record_call(simulator.simulator.clock.now())

@@ -1,4 +1,4 @@
-"""The ledger's Variable store fails the task when a write does not stick (apache/airflow#68537)."""
+"""The ledger's Variable fails the task when a write does not stick (apache/airflow#68537)."""
 
 import pytest
 
@@ -29,12 +29,12 @@ class SwallowingVariable(WorkingVariable):
 def test_should_fail_when_the_write_is_swallowed(monkeypatch):
     monkeypatch.setattr(connections, "Variable", SwallowingVariable())
     with pytest.raises(connections.LedgerWriteFailed):
-        connections.VariableLedgerStore().save(Ledger(calls_today=3))
+        connections.TaskVariable().set(Ledger(calls_today=3).model_dump_json())
 
 
 def test_should_round_trip_the_ledger(monkeypatch):
     monkeypatch.setattr(connections, "Variable", WorkingVariable())
-    store = connections.VariableLedgerStore()
-    assert store.load() == Ledger()
-    store.save(Ledger(calls_today=3))
-    assert store.load().calls_today == 3
+    variable = connections.TaskVariable()
+    assert Ledger.from_stored(variable.get()) == Ledger()
+    variable.set(Ledger(calls_today=3).model_dump_json())
+    assert Ledger.from_stored(variable.get()).calls_today == 3

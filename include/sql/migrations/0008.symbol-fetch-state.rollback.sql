@@ -1,0 +1,2 @@
+DROP TABLE market.history_months;
+DROP TABLE market.symbol_fetch_state;
