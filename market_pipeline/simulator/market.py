@@ -2,12 +2,15 @@
 
 Every bar is a pure function of (symbol, interval, bar start), seeded per
 symbol and day, so two runs, or the simulator and a test, agree bar for bar.
+The universe (`is_known`, `universe`, `symbol_profile`) is the 8 original symbols, some real
+large-cap tickers and `SYM0001` to `SYM9999`, so a watchlist of hundreds of symbols can be tested;
+past the originals, each symbol's price level and listing date are seeded by its name.
 Sessions follow `market_pipeline.trading_calendar` (NYSE, holidays and half
 days included); bars exist from 04:00 to 20:00 US/Eastern with extended hours,
 09:30 to the close without.  A bar exists once it has ended; which bars a key
 sees is the server's business (its entitlement's data horizon).
 
-Corporate actions follow the real ones: the symbols' splits since 2000 (integer ratios only) and
+Corporate actions follow the real ones: the original symbols' splits since 2000 (integer ratios only) and
 deterministic quarterly dividends for the payers.  The price generator works on the latest basis;
 `day_bars` are as traded (before a split, prices are the later splits' ratios higher and volumes
 as many times lower, so a split multiplies the shares traded as it does in the market), and
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import math
 import random
+import re
 import zlib
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -27,7 +31,7 @@ from functools import cache
 from market_pipeline.trading_calendar import EASTERN, HISTORY_START, month_days, session_bounds, trading_days
 
 INTERVAL_MINUTES = {"1min": 1, "5min": 5, "15min": 15, "30min": 30, "60min": 60}
-# The simulator's symbols and their rough price level; any other symbol is unknown.
+# The original symbols and their rough price level; the universe adds INDEX_SYMBOLS and SYM0001..SYM9999.
 KNOWN_SYMBOLS = {
     "TSLA": 240.0, "MSFT": 420.0, "GOOGL": 170.0, "AAPL": 225.0, "AMZN": 185.0,
     "NVDA": 120.0, "META": 560.0, "IBM": 210.0,
@@ -55,8 +59,26 @@ DIVIDEND_PAYERS = {
     "IBM": (date(2000, 2, 8), 8, 0.0110),
     "AAPL": (date(2012, 8, 9), 10, 0.0012),
 }
+# Real large-cap index tickers (none of the originals): names only, their data is seeded like the
+# generated symbols', without splits or dividends.
+INDEX_SYMBOLS = (
+    "JPM", "V", "JNJ", "WMT", "PG", "XOM", "UNH", "MA", "HD", "CVX", "MRK", "ABBV", "KO", "PEP", "COST",
+    "AVGO", "LLY", "ADBE", "CRM", "NFLX", "CSCO", "ORCL", "INTC", "AMD", "QCOM", "TXN", "BAC", "WFC", "GS",
+    "MS", "C", "DIS", "MCD", "NKE", "SBUX", "T", "VZ", "CMCSA", "PFE", "ABT", "TMO", "DHR", "BMY", "AMGN",
+    "HON", "CAT", "BA", "GE", "UPS", "LMT", "LOW", "TGT", "BLK", "AXP", "NEE",
+)
+_GENERATED = re.compile(r"SYM(?!0000)[0-9]{4}")  # SYM0001 .. SYM9999
+UNIVERSE_SIZE = len(KNOWN_SYMBOLS) + len(INDEX_SYMBOLS) + 9999
+# Seeded listing dates fall in these years; the originals keep their real ones (LISTED).
+GENERATED_LISTING_RANGE = (date(1990, 1, 1), date(2015, 12, 31))
 FIRST_HISTORY_MONTH = HISTORY_START.strftime("%Y-%m")
 TICK = Decimal("0.0001")  # the API quotes four decimals
+
+
+@dataclass(frozen=True)
+class SymbolProfile:
+    price_level: float  # rough price on the latest basis
+    listed: date  # first trading day: the API has no bars before it
 
 
 @dataclass(frozen=True)
@@ -82,9 +104,45 @@ def _seed(*parts: object) -> int:
     return zlib.crc32("|".join(map(str, parts)).encode())
 
 
+def is_known(symbol: str) -> bool:
+    """Whether `symbol` is in the universe; the API answers any other as an invalid call."""
+    return symbol in KNOWN_SYMBOLS or symbol in INDEX_SYMBOLS or _GENERATED.fullmatch(symbol) is not None
+
+
+def universe(count: int) -> list[str]:
+    """The first `count` symbols of the universe, always in the same order: the originals, the index
+    tickers, then SYM0001, SYM0002, ..."""
+    if not 0 <= count <= UNIVERSE_SIZE:
+        raise ValueError(f"the universe has {UNIVERSE_SIZE} symbols, not {count}")
+    named = [*KNOWN_SYMBOLS, *INDEX_SYMBOLS]
+    return [*named, *(f"SYM{number:04d}" for number in range(1, count - len(named) + 1))][:count]
+
+
+def symbol_profile(symbol: str) -> SymbolProfile | None:
+    """The symbol's price level and listing date; None outside the universe."""
+    return _profile(symbol) if is_known(symbol) else None
+
+
+@cache  # computed once per symbol: every bar asks for it
+def _profile(symbol: str) -> SymbolProfile:
+    """As `symbol_profile`, raising KeyError outside the universe as a look-up in the tables did."""
+    if symbol in KNOWN_SYMBOLS:
+        return SymbolProfile(KNOWN_SYMBOLS[symbol], LISTED[symbol])
+    if not is_known(symbol):
+        raise KeyError(symbol)
+    rng = random.Random(_seed(symbol, "profile"))
+    first, last = GENERATED_LISTING_RANGE
+    listed = first + timedelta(days=rng.randrange((last - first).days + 1))
+    # A weekday, not a session (the NYSE calendar starts in 2000): a holiday only means the first
+    # bars come a session later.
+    if listed.weekday() >= 5:
+        listed += timedelta(days=7 - listed.weekday())
+    return SymbolProfile(round(rng.uniform(10, 500), 2), listed)
+
+
 def _day_open(symbol: str, day: date) -> float:
     """A slow cycle plus a seeded daily jump: levels move, but stay plausible."""
-    base = KNOWN_SYMBOLS[symbol]
+    base = _profile(symbol).price_level
     ordinal = day.toordinal()
     cycle = 0.12 * math.sin(2 * math.pi * ordinal / 240 + _seed(symbol) % 7)
     jump = random.Random(_seed(symbol, day)).gauss(0, 0.015)
@@ -156,7 +214,7 @@ def intraday_bars(
     now_eastern = until.astimezone(EASTERN)
     if month is not None:
         first, last = month_days(month)
-        first = max(first, LISTED[symbol])
+        first = max(first, _profile(symbol).listed)
     else:
         last = now_eastern.date()
         first = last - timedelta(days=30)
@@ -201,7 +259,7 @@ def adjusted_bars(
 def month_available(symbol: str, month: str, until: datetime) -> bool:
     """Whether the API has a month of intraday history: from 2000-01 and the symbol's listing to
     the month of `until`."""
-    last_listed_month = LISTED[symbol].strftime("%Y-%m")
+    last_listed_month = _profile(symbol).listed.strftime("%Y-%m")
     return max(FIRST_HISTORY_MONTH, last_listed_month) <= month <= until.astimezone(EASTERN).strftime("%Y-%m")
 
 

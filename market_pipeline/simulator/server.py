@@ -172,9 +172,9 @@ class AlphaVantageSimulator:
         invalid = {"Error Message": MSG_INVALID_CALL.format(function=function or "the requested function")}
         if handler is None:
             return invalid
-        if function == "GLOBAL_QUOTE" and symbol not in market.KNOWN_SYMBOLS:
+        if function == "GLOBAL_QUOTE" and not market.is_known(symbol):
             return {"Global Quote": {}}
-        if symbol not in market.KNOWN_SYMBOLS or symbol in self.options.unknown_symbols:
+        if not market.is_known(symbol) or symbol in self.options.unknown_symbols:
             return invalid
         return handler(symbol, params, invalid, data_horizon(self.clock.now(), entitlement))
 
