@@ -1,6 +1,7 @@
 """Command line of the pipeline's pieces, used by `bin/stack` and by hand.
 
     python -m market_pipeline.cli ensure-topics       create the Kafka topics
+    python -m market_pipeline.cli add-partitions --partitions N   grow the bars topic to N partitions
     python -m market_pipeline.cli migrate             apply warehouse migrations
     python -m market_pipeline.cli provision-airflow   pools and Variables from config/
     python -m market_pipeline.cli airflow-login       print the UI login
@@ -34,6 +35,19 @@ def ensure_topics(_: argparse.Namespace) -> None:
 
     kafka_io.ensure_topics(kafka_config()["bootstrap.servers"])
     print(f"topics ready: {', '.join(kafka_io.TOPIC_PARTITIONS)}")
+
+
+def add_partitions(args: argparse.Namespace) -> None:
+    from market_pipeline.in_airflow.connections import kafka_config
+    from market_pipeline.settings import BARS_PARTITIONS, BARS_TOPIC
+
+    try:
+        before, after = kafka_io.add_partitions(kafka_config()["bootstrap.servers"], BARS_TOPIC, args.partitions)
+    except kafka_io.PartitionsRefused as refused:
+        sys.exit(str(refused))
+    print(f"{BARS_TOPIC}: {before} partitions before, {after} after")
+    if after != BARS_PARTITIONS:  # bin/stack start refuses a setting below the topic's count
+        print(f"now set KAFKA_BARS_PARTITIONS={after} (in .env or config/stack.env; it is {BARS_PARTITIONS})")
 
 
 def migrate(_: argparse.Namespace) -> None:
@@ -124,11 +138,15 @@ def chart(args: argparse.Namespace) -> None:
 
 
 def adjusted_months(_: argparse.Namespace) -> None:
-    from market_pipeline.fetch.quota import Ledger, month_ranges, months_stored_adjusted
-    from market_pipeline.in_airflow.airflow_api import AirflowApi
+    from market_pipeline.fetch.ledger_store import WarehouseLedgerStore
+    from market_pipeline.fetch.quota import month_ranges, months_stored_adjusted
+    from market_pipeline.in_airflow.airflow_api import AirflowApi, RestVariable
     from market_pipeline.settings import QUOTA_LEDGER_VARIABLE
 
-    months = months_stored_adjusted(Ledger.from_stored(AirflowApi.from_environment().variable(QUOTA_LEDGER_VARIABLE)))
+    store = WarehouseLedgerStore(RestVariable(AirflowApi.from_environment(), QUOTA_LEDGER_VARIABLE),
+                                 connections.warehouse_uri())
+    store.load()  # moves the symbols of a ledger written before migration 0008 to the warehouse
+    months = months_stored_adjusted(store.all_months())
     if not months:
         print("every history month in the ledger was loaded as traded: nothing to mend")
         return
@@ -152,6 +170,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m market_pipeline.cli")
     commands = parser.add_subparsers(required=True)
     commands.add_parser("ensure-topics").set_defaults(handler=ensure_topics)
+    grow = commands.add_parser("add-partitions", help="grow the bars topic, then set KAFKA_BARS_PARTITIONS")
+    grow.add_argument("--partitions", type=int, required=True, help="the topic's new partition count")
+    grow.set_defaults(handler=add_partitions)
     commands.add_parser("migrate").set_defaults(handler=migrate)
     commands.add_parser("provision-airflow").set_defaults(handler=provision_airflow)
     commands.add_parser("airflow-login").set_defaults(handler=airflow_login)

@@ -1,23 +1,29 @@
-"""Kafka access: topic creation, producing with delivery checks, end offsets.
+"""Kafka access: topics and their partitions, producing with delivery checks, end offsets.
 
 Called by the fetch task (produce), the backlog check (end offsets), `bin/stack
-start` (topics) and the tests.  Producing follows confluent-kafka's own example:
-a delivery callback, `poll(0)` while producing, `flush()` at the end, and any
-failed delivery raises so a lost message can never end a task green.
+start` (topics), `cli add-partitions` and the tests.  Producing follows
+confluent-kafka's own example: a delivery callback, `poll(0)` while producing,
+`flush()` at the end, and any failed delivery raises so a lost message can never
+end a task green.  A topic's partitions only ever grow: Kafka cannot shrink a
+topic, so a setting below a topic's count is refused rather than ignored.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import logging
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient, NewPartitions, NewTopic
 
-from market_pipeline.settings import BARS_TOPIC, DEAD_LETTER_TOPIC
+from market_pipeline.settings import BARS_PARTITIONS, BARS_TOPIC, DEAD_LETTER_TOPIC
 
-# Keyed by symbol: each symbol's bars stay in order on one partition.
-TOPIC_PARTITIONS = {BARS_TOPIC: 3, DEAD_LETTER_TOPIC: 1}
+log = logging.getLogger(__name__)
+
+# Keyed by symbol: a symbol's bars keep their order within a partition. The bars topic's count is
+# the KAFKA_BARS_PARTITIONS setting (config/stack.env states the rule).
+TOPIC_PARTITIONS = {BARS_TOPIC: BARS_PARTITIONS, DEAD_LETTER_TOPIC: 1}
 FLUSH_TIMEOUT_SECONDS = 30.0
 
 # Idempotent producer: a retried send cannot duplicate or reorder a message.
@@ -35,23 +41,73 @@ class Message:
     value: bytes
 
 
-def ensure_topics(bootstrap_servers: str, partitions: dict[str, int] = TOPIC_PARTITIONS) -> None:
-    """Create the topics that do not exist yet; existing ones are left as they are."""
+class PartitionsRefused(ValueError):
+    """Fewer partitions asked than a topic has: Kafka cannot take partitions away."""
+
+
+@dataclass(frozen=True)
+class TopicChanges:
+    """What `ensure_topics` does: topics to create (name: partitions) and to grow (name: (now, wanted))."""
+
+    create: dict[str, int]
+    grow: dict[str, tuple[int, int]]
+
+
+def plan_topics(current: Mapping[str, int], wanted: Mapping[str, int]) -> TopicChanges:
+    """The changes that give every wanted topic its partitions, from the partitions of the topics
+    that exist (`current`); refuses a count below a topic's."""
+    below = [f"{topic} has {current[topic]} partitions, {count} asked"
+             for topic, count in wanted.items() if count < current.get(topic, 0)]
+    if below:
+        raise PartitionsRefused(f"{'; '.join(below)}: Kafka cannot take partitions from a topic, ask for at "
+                                "least its count (the bars topic's: KAFKA_BARS_PARTITIONS)")
+    return TopicChanges(
+        create={topic: count for topic, count in wanted.items() if topic not in current},
+        grow={topic: (current[topic], count) for topic, count in wanted.items()
+              if topic in current and count > current[topic]},
+    )
+
+
+def ensure_topics(bootstrap_servers: str, partitions: Mapping[str, int] = TOPIC_PARTITIONS) -> TopicChanges:
+    """Create the missing topics and grow those with fewer partitions than `partitions` says."""
     admin = AdminClient({"bootstrap.servers": bootstrap_servers})
-    existing = admin.list_topics(timeout=15).topics
-    wanted = [
-        NewTopic(topic, num_partitions=count, replication_factor=1)
-        for topic, count in partitions.items()
-        if topic not in existing
-    ]
-    if not wanted:
+    changes = plan_topics(_partition_counts(admin), partitions)
+    if changes.create:
+        wanted = [NewTopic(topic, num_partitions=count, replication_factor=1)
+                  for topic, count in changes.create.items()]
+        for future in admin.create_topics(wanted).values():
+            try:
+                future.result(timeout=30)
+            except KafkaException as exc:
+                if exc.args[0].name() != "TOPIC_ALREADY_EXISTS":
+                    raise
+    _grow(admin, changes.grow)
+    return changes
+
+
+def add_partitions(bootstrap_servers: str, topic: str, partitions: int) -> tuple[int, int]:
+    """Grow an existing topic to `partitions` (refusing fewer than it has): its count before and after."""
+    admin = AdminClient({"bootstrap.servers": bootstrap_servers})
+    before = _partition_counts(admin)
+    if topic not in before:
+        raise KafkaException(f"topic {topic!r} does not exist")
+    _grow(admin, plan_topics({topic: before[topic]}, {topic: partitions}).grow)
+    return before[topic], _partition_counts(admin)[topic]
+
+
+def _partition_counts(admin: AdminClient) -> dict[str, int]:
+    return {name: len(topic.partitions) for name, topic in admin.list_topics(timeout=15).topics.items()}
+
+
+def _grow(admin: AdminClient, grow: Mapping[str, tuple[int, int]]) -> None:
+    if not grow:
         return
-    for future in admin.create_topics(wanted).values():
-        try:
-            future.result(timeout=30)
-        except KafkaException as exc:
-            if exc.args[0].name() != "TOPIC_ALREADY_EXISTS":
-                raise
+    futures = admin.create_partitions([NewPartitions(topic, count) for topic, (_, count) in grow.items()])
+    for topic, future in futures.items():
+        future.result(timeout=30)
+        # A warning, so `bin/stack start` shows it: the key -> partition map changed.
+        log.warning("grew topic %s from %s to %s partitions: keys hash anew, so a key's later messages "
+                    "may go to another partition than its earlier ones", topic, *grow[topic])
 
 
 def delete_topics(bootstrap_servers: str, topics: Iterable[str]) -> None:

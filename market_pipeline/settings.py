@@ -52,6 +52,8 @@ DRAIN_POOL = "warehouse_drain"
 
 BARS_TOPIC = "market.bars.intraday"
 DEAD_LETTER_TOPIC = "market.bars.dead-letter"
+# The bars topic's partitions: config/stack.env's KAFKA_BARS_PARTITIONS, where the rule is.
+BARS_PARTITIONS = int(os.environ.get("KAFKA_BARS_PARTITIONS", "3"))
 
 CONFIG_VARIABLE = "market_data_config"
 QUOTA_LEDGER_VARIABLE = "alphavantage_quota_ledger"
