@@ -67,15 +67,12 @@ class Sandbox:
 
     def ledger_store(self) -> WarehouseLedgerStore:
         """The sandbox's quota ledger: its counters' Variable through the REST API, its symbols in
-        the sandbox's warehouse (close it when done)."""
+        the sandbox's warehouse (a context manager)."""
         return WarehouseLedgerStore(RestVariable(self.api, self.target.ledger_variable), self.warehouse_uri)
 
     def ledger(self) -> Ledger:
-        store = self.ledger_store()
-        try:
+        with self.ledger_store() as store:
             return store.load()
-        finally:
-            store.close()
 
 
 @contextmanager

@@ -143,10 +143,10 @@ def adjusted_months(_: argparse.Namespace) -> None:
     from market_pipeline.in_airflow.airflow_api import AirflowApi, RestVariable
     from market_pipeline.settings import QUOTA_LEDGER_VARIABLE
 
-    store = WarehouseLedgerStore(RestVariable(AirflowApi.from_environment(), QUOTA_LEDGER_VARIABLE),
-                                 connections.warehouse_uri())
-    store.load()  # moves the symbols of a ledger written before migration 0008 to the warehouse
-    months = months_stored_adjusted(store.all_months())
+    with WarehouseLedgerStore(RestVariable(AirflowApi.from_environment(), QUOTA_LEDGER_VARIABLE),
+                              connections.warehouse_uri()) as store:
+        store.load()  # moves the symbols of a ledger written before migration 0008 to the warehouse
+        months = months_stored_adjusted(store.all_months())
     if not months:
         print("every history month in the ledger was loaded as traded: nothing to mend")
         return

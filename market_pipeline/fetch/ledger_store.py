@@ -129,6 +129,12 @@ class WarehouseLedgerStore:
             return self._connect().execute(warehouse.query("history_progress"),
                                            {"ledger": self.variable.name, "symbols": symbols}).fetchone()
 
+    def __enter__(self) -> WarehouseLedgerStore:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
     def close(self) -> None:
         with self._lock:
             if self._connection is not None:

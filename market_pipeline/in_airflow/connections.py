@@ -40,7 +40,8 @@ class TaskVariable:
 
 
 def ledger_store(target: RunTarget) -> WarehouseLedgerStore:
-    """The run's quota ledger: counters in its Variable, symbols in its warehouse."""
+    """The run's quota ledger: counters in its Variable, symbols in its warehouse (a context
+    manager: its warehouse connection is closed at the end)."""
     return WarehouseLedgerStore(TaskVariable(target.ledger_variable), warehouse_uri(target.warehouse_conn_id))
 
 

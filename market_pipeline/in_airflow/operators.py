@@ -38,14 +38,16 @@ class FetchHistoryMonthOperator(BaseOperator):
         month = month_of(context["data_interval_start"])
         config = load_config(target.config_variable)
         call_log: list[ApiCall] = []
-        try:
-            summary = fetch_history_month(config=config, month=month, run_id=run.run_id,
-                                          clear_number=run.clear_number, **fetch_wiring(target, config, call_log))
-        except (InvalidApiKey, DemoKeyRejected, PremiumOnly) as exc:
-            raise AirflowFailException(f"{type(exc).__name__}: {exc}") from None
-        finally:
-            record_call_log(target, run, call_log)
-        progress = ledger_store(target).history_progress(config.watchlist)
+        with ledger_store(target) as store:
+            try:
+                summary = fetch_history_month(config=config, month=month, run_id=run.run_id,
+                                              clear_number=run.clear_number,
+                                              **fetch_wiring(target, config, call_log, store))
+            except (InvalidApiKey, DemoKeyRejected, PremiumOnly) as exc:
+                raise AirflowFailException(f"{type(exc).__name__}: {exc}") from None
+            finally:
+                record_call_log(target, run, call_log)
+            progress = store.history_progress(config.watchlist)
         log.info("%s: loaded %s, already loaded %s, unavailable %s, left %s; %s requests left today for "
                  "history; %s", month, summary.loaded, summary.already_loaded, list(summary.unavailable),
                  summary.remaining, summary.requests_left_for_history,

@@ -23,6 +23,7 @@ from market_pipeline.fetch.alphavantage import (
     InvalidApiKey,
     PremiumOnly,
 )
+from market_pipeline.fetch.ledger_store import LedgerStore
 from market_pipeline.fetch.live import ApiCall, fetch_and_publish, fetch_state_rows
 from market_pipeline.in_airflow import connections
 from market_pipeline.in_airflow.connections import alphavantage_client, kafka_config
@@ -51,12 +52,12 @@ class RunInfo:
         return {"dag_id": self.dag_id, "run_id": self.run_id, "try_number": self.try_number}
 
 
-def fetch_wiring(target: RunTarget, config: PipelineConfig, call_log: list[ApiCall]) -> dict:
+def fetch_wiring(target: RunTarget, config: PipelineConfig, call_log: list[ApiCall], store: LedgerStore) -> dict:
     """What the live and the history fetch are given: the client, the ledger, Kafka, the clock."""
     producer = kafka_io.make_producer(kafka_config())
     return {
         "connect": lambda observer: alphavantage_client(target.alphavantage_conn_id, config.entitlement, observer),
-        "store": connections.ledger_store(target),
+        "store": store,
         "publish": lambda messages: kafka_io.produce_all(producer, messages),
         "topics": (target.bars_topic, target.dead_letter_topic),
         "now": target.now,
@@ -69,15 +70,15 @@ def fetch_bars(target: RunTarget, run: RunInfo) -> dict:
     only a new key or plan helps. The try's API call log is written whatever the outcome."""
     config = load_config(target.config_variable)
     call_log: list[ApiCall] = []
-    wiring = fetch_wiring(target, config, call_log)
-    try:
-        summary = fetch_and_publish(config=config, **wiring)
-    except (InvalidApiKey, DemoKeyRejected, PremiumOnly) as exc:
-        raise AirflowFailException(f"{type(exc).__name__}: {exc}") from None
-    finally:
-        record_call_log(target, run, call_log)
-        warehouse.record_fetch_state(connections.warehouse_uri(target.warehouse_conn_id),
-                                     fetch_state_rows(config, wiring["store"].load(), target.now()))
+    with connections.ledger_store(target) as store:
+        try:
+            summary = fetch_and_publish(config=config, **fetch_wiring(target, config, call_log, store))
+        except (InvalidApiKey, DemoKeyRejected, PremiumOnly) as exc:
+            raise AirflowFailException(f"{type(exc).__name__}: {exc}") from None
+        finally:
+            record_call_log(target, run, call_log)
+            warehouse.record_fetch_state(connections.warehouse_uri(target.warehouse_conn_id),
+                                         fetch_state_rows(config, store.load(), target.now()))
     log.info("fetch summary: %s", json.dumps(summary.as_dict()))
     if summary.daily_limit_reached:
         log.warning("Alpha Vantage daily limit reached: the ledger holds off until the reset")
@@ -99,12 +100,13 @@ def check_corporate_actions(target: RunTarget, run: RunInfo) -> dict:
         return False
 
     try:
-        summary = corporate_actions.check_corporate_actions(
-            lambda observer: alphavantage_client(target.alphavantage_conn_id, config.entitlement, observer),
-            connections.ledger_store(target), record, config, now=target.now, call_log=call_log,
-            price_jumps=warehouse.unexplained_price_jumps(
-                uri, config.interval, (target.now() - corporate_actions.ACTIONS_MAX_AGE).date(),
-                corporate_actions.SPLIT_SIZED_STEP))
+        with connections.ledger_store(target) as store:
+            summary = corporate_actions.check_corporate_actions(
+                lambda observer: alphavantage_client(target.alphavantage_conn_id, config.entitlement, observer),
+                store, record, config, now=target.now, call_log=call_log,
+                price_jumps=warehouse.unexplained_price_jumps(
+                    uri, config.interval, (target.now() - corporate_actions.ACTIONS_MAX_AGE).date(),
+                    corporate_actions.SPLIT_SIZED_STEP))
     except (InvalidApiKey, DemoKeyRejected, PremiumOnly) as exc:
         raise AirflowFailException(f"{type(exc).__name__}: {exc}") from None
     finally:
@@ -161,8 +163,9 @@ def check_freshness(target: RunTarget) -> list[dict]:
     config = load_config(target.config_variable)
     uri = connections.warehouse_uri(target.warehouse_conn_id)
     now = target.now()
-    verdicts = assess(config, connections.ledger_store(target).load(),
-                      warehouse.newest_bars(uri, config.watchlist, config.interval), now)
+    with connections.ledger_store(target) as store:
+        ledger = store.load()
+    verdicts = assess(config, ledger, warehouse.newest_bars(uri, config.watchlist, config.interval), now)
     rows = [verdict.as_row(now) for verdict in verdicts]
     warehouse.record_freshness(uri, rows)
     for verdict in verdicts:

@@ -62,11 +62,8 @@ def test_a_hundred_symbols_are_fetched_within_the_limits_and_all_reach_the_wareh
 
 def test_the_old_ledger_loses_no_watermark_and_no_month(premium_run):
     box, *_ = premium_run
-    store = box.ledger_store()
-    try:
+    with box.ledger_store() as store:
         ledger = store.load(months=["2024-11", "2020-08"])
-    finally:
-        store.close()
     assert "symbols" not in box.api.variable(box.target.ledger_variable), "the Variable keeps only the counters"
     assert ledger.calls_today == 7 + len(WATCHLIST)
     first = ledger.symbol(WATCHLIST[0])
