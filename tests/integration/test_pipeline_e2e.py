@@ -24,6 +24,7 @@ from harness.sandbox import airflow_with, run_dag
 from harness.waits import wait_for
 from harness.warehouse import fetch_all
 from market_pipeline import kafka_io, warehouse
+from market_pipeline.in_airflow import connections
 from market_pipeline.in_airflow.airflow_api import AirflowApi
 from market_pipeline.settings import FETCH_SUMMARY_XCOM_KEY, QUOTA_LEDGER_VARIABLE
 from tests.conftest import TRADING_MORNING
@@ -152,7 +153,11 @@ def test_the_demo_prints_its_run_then_why_nothing_more_was_due(api):
     """`bin/stack demo`'s commands, on the test stack's own live pipeline (its simulator, on the real
     clock): a change to what a task returns or pushes breaks this, not the README's first command."""
     _hold_the_schedule(api)
-    api.request("DELETE", f"variables/{QUOTA_LEDGER_VARIABLE}")  # no symbol fetched yet, as on a fresh install
+    # No symbol fetched yet, as on a fresh install: the ledger's counters and its symbols' rows.
+    api.request("DELETE", f"variables/{QUOTA_LEDGER_VARIABLE}")
+    with warehouse.transaction(connections.warehouse_uri()) as conn:
+        conn.execute("DELETE FROM market.symbol_fetch_state WHERE ledger = %(ledger)s",
+                     {"ledger": QUOTA_LEDGER_VARIABLE})
     first, again = _cli("run-dag", DAG_ID), _cli("run-dag", DAG_ID)  # each unpauses the DAG, as the demo does
     rows = _cli("show-bars")
 
