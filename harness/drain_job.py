@@ -24,6 +24,8 @@ class DrainJob:
     max_offsets_per_trigger: int = field(default_factory=lambda: default_config().max_offsets_per_trigger)
     # A Spark Connect server's sc:// URL to run on (drain_session connect); empty: a Spark of its own.
     spark_connect_url: str = ""
+    # spark-submit's --master: a Spark of the launch's own, or a standalone cluster's spark:// URL.
+    master: str = "local[2]"
 
     def launch(self) -> DrainSubmit:
         return DrainSubmit(bootstrap_servers=self.bootstrap, bars_topic=self.topics["bars"],
@@ -32,7 +34,7 @@ class DrainJob:
                            warehouse_uri=self.warehouse_uri, spark_connect_url=self.spark_connect_url)
 
     def command(self, app: str | Path = DRAIN_APP) -> list[str]:
-        return self.launch().command(str(Path(sys.executable).parent / "spark-submit"), "local[2]", str(app))
+        return self.launch().command(str(Path(sys.executable).parent / "spark-submit"), self.master, str(app))
 
     def env(self, **extra: str) -> dict[str, str]:
         return {**os.environ, **self.launch().env_vars(), **extra}

@@ -1,5 +1,6 @@
 """A private Kafka broker, a private PostgreSQL cluster and a private Spark Connect server, for the
-tests and drills that kill or stop one.
+tests and drills that kill or stop one; a private Spark standalone cluster, for the tests that run
+the drain on one.
 
 The stack's broker and database are shared (Airflow's metadata database lives on the same
 PostgreSQL), so a drill never stops them: it starts its own, made by the same code as the stack's
@@ -20,15 +21,15 @@ from pathlib import Path
 
 import psutil
 
-from local_stack import kafka, postgres
+from local_stack import kafka, postgres, spark_cluster
 from local_stack.ports import free_port, wait_for_port
 
 HOST = "127.0.0.1"
 # The database the drills' warehouse lives in, inside the private cluster.
 WAREHOUSE_DATABASE = "market_data"
 
-__all__ = ["free_port", "private_kafka", "private_postgres", "private_spark_connect", "PrivateKafka",
-           "PrivatePostgres", "PrivateSparkConnect"]
+__all__ = ["free_port", "private_kafka", "private_postgres", "private_spark_cluster", "private_spark_connect",
+           "PrivateKafka", "PrivatePostgres", "PrivateSparkCluster", "PrivateSparkConnect"]
 
 
 class PrivateKafka:
@@ -183,4 +184,56 @@ def private_spark_connect() -> Iterator[PrivateSparkConnect]:
         yield server
     finally:
         server.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+class PrivateSparkCluster:
+    """A Spark standalone master and one worker as `bin/stack start --spark-cluster` runs them
+    (`local_stack.spark_cluster`), on free ports. The worker keeps each application's executor
+    folders in `work_dir/APP_ID/EXECUTOR_ID/`: what the executor fetched and its stderr."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.port, self.webui_port, self.worker_webui_port = free_port(), free_port(), free_port()
+        self.conf = spark_cluster.configure(folder)
+        self.work_dir = folder / "work"
+        self.master: subprocess.Popen | None = None
+        self.worker: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return spark_cluster.master_url(HOST, self.port)
+
+    def start(self) -> None:
+        self.master = self._launch("master", spark_cluster.master_command(self.conf, HOST, self.port,
+                                                                          self.webui_port))
+        wait_for_port(HOST, self.port, 90, alive=lambda: self.master.poll() is None)
+        self.worker = self._launch("worker", spark_cluster.worker_command(self.conf, HOST, self.port,
+                                                                          self.worker_webui_port, self.work_dir))
+        spark_cluster.wait_for_workers(HOST, self.webui_port, 120, alive=lambda: all(
+            process.poll() is None for process in (self.master, self.worker)))
+
+    def state(self) -> dict:
+        """The master's JSON: workers, active and completed applications."""
+        return spark_cluster.master_state(HOST, self.webui_port)
+
+    def stop(self) -> None:
+        _stop_group(self.worker)  # and its executors, in its process group
+        _stop_group(self.master)
+
+    def _launch(self, name: str, command: list[str]) -> subprocess.Popen:
+        with (self.folder / f"{name}.log").open("a") as log:
+            return subprocess.Popen(command, env=spark_cluster.environment(self.conf), stdout=log,
+                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+
+
+@contextmanager
+def private_spark_cluster() -> Iterator[PrivateSparkCluster]:
+    folder = Path(tempfile.mkdtemp(prefix="private-spark-cluster-"))
+    cluster = PrivateSparkCluster(folder)
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
         shutil.rmtree(folder, ignore_errors=True)

@@ -1,7 +1,8 @@
 """bin/stack's calls into local_stack: `python -m local_stack COMMAND STATE_DIR` (see --help).
 
 Host and ports come from the stack's environment (STACK_HOST, POSTGRES_PORT, KAFKA_PORT,
-KAFKA_CONTROLLER_PORT, SPARK_CONNECT_PORT), which bin/stack loads from config/stack.env.
+KAFKA_CONTROLLER_PORT, SPARK_CONNECT_PORT, SPARK_MASTER_PORT, SPARK_MASTER_WEBUI_PORT,
+SPARK_WORKER_WEBUI_PORT), which bin/stack loads from config/stack.env.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import os
 import sys
 from pathlib import Path
 
-from local_stack import kafka, postgres, spark_connect
+from local_stack import kafka, postgres, spark_cluster, spark_connect
 from local_stack.ports import wait_for_port
 
 
@@ -59,8 +60,27 @@ def spark_connect_server(state_dir: Path) -> None:
     spark_connect.run_from_environment(state_dir)
 
 
+def spark_cluster_master(state_dir: Path) -> None:
+    """Become the Spark standalone master of STATE_DIR (exec), on SPARK_MASTER_PORT, its web UI
+    on SPARK_MASTER_WEBUI_PORT."""
+    conf = spark_cluster.configure(spark_cluster.stack_folder(state_dir))
+    command = spark_cluster.master_command(conf, os.environ["STACK_HOST"], int(os.environ["SPARK_MASTER_PORT"]),
+                                           int(os.environ["SPARK_MASTER_WEBUI_PORT"]))
+    os.execvpe(command[0], command, spark_cluster.environment(conf))
+
+
+def spark_cluster_worker(state_dir: Path) -> None:
+    """Become the master's one worker (exec), its web UI on SPARK_WORKER_WEBUI_PORT, its executors'
+    folders and logs in STATE_DIR/spark-cluster/work."""
+    folder = spark_cluster.stack_folder(state_dir)
+    conf = spark_cluster.configure(folder)
+    command = spark_cluster.worker_command(conf, os.environ["STACK_HOST"], int(os.environ["SPARK_MASTER_PORT"]),
+                                           int(os.environ["SPARK_WORKER_WEBUI_PORT"]), folder / "work")
+    os.execvpe(command[0], command, spark_cluster.environment(conf))
+
+
 COMMANDS = [postgres_data_dir, postgres_init, postgres_start, postgres_stop, kafka_configure, kafka_broker,
-            spark_connect_server]
+            spark_connect_server, spark_cluster_master, spark_cluster_worker]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -75,6 +95,11 @@ def main(argv: list[str] | None = None) -> None:
     wait.add_argument("port", type=int)
     wait.add_argument("seconds", type=float)
     wait.set_defaults(run=wait_for_listener)
+    workers = commands.add_parser("spark-cluster-wait", help="Until the master of SPARK_MASTER_WEBUI_PORT lists an "
+                                                             "alive worker, while every PID lives, for SECONDS.")
+    workers.add_argument("--pid", type=int, action="append", required=True)
+    workers.add_argument("seconds", type=float)
+    workers.set_defaults(run=wait_for_worker)
     args = parser.parse_args(argv)
     args.run(args)
 
@@ -82,6 +107,14 @@ def main(argv: list[str] | None = None) -> None:
 def wait_for_listener(args: argparse.Namespace) -> None:
     try:
         wait_for_port(os.environ["STACK_HOST"], args.port, args.seconds, alive=lambda: _alive(args.pid))
+    except (RuntimeError, TimeoutError) as error:
+        sys.exit(str(error))
+
+
+def wait_for_worker(args: argparse.Namespace) -> None:
+    try:
+        spark_cluster.wait_for_workers(os.environ["STACK_HOST"], int(os.environ["SPARK_MASTER_WEBUI_PORT"]),
+                                       args.seconds, alive=lambda: all(_alive(pid) for pid in args.pid))
     except (RuntimeError, TimeoutError) as error:
         sys.exit(str(error))
 

@@ -77,17 +77,21 @@ class DrainOperator(SparkSubmitOperator):
       `spark_connect_conn_id`, checked first, so a server that is down fails the try at once
       with its name and address (the last try's alert carries that line). spark-submit's JVM
       then hosts only the Python driver (`--master` is still passed: the provider always does).
-    - `per_run`: a Spark of the launch's own on `spark_default`'s master.
+    - `per_run`: a Spark of the launch's own on the master of the run's `spark_conn_id`
+      (`spark_default` unless a run says otherwise: a test points its run at a cluster of its own).
 
     Either way it zips the `market_pipeline` package at launch and passes it with `--py-files`:
-    against a standalone master the executors run on other machines and import the same code as
-    the driver. Zipped at every launch, so it is never stale.
+    against a standalone master the executors run on other machines and find the same code as the
+    driver there (the drain's executors run JVM code only, the Kafka read and the parse; Python on
+    an executor imports the package from the zip: tests/integration/test_spark_cluster.py).
+    Zipped at every launch, so it is never stale.
 
     When the job has loaded, it brings the reporting layer level with the bars, in the same
     task: a task of its own cost another task start (1-3 s) in every 90-second run that drains."""
 
     def execute(self, context: Any) -> None:
         target = RunTarget.model_validate(context["params"])
+        self._conn_id = target.spark_conn_id  # read by the hook that super().execute builds
         if load_config(target.config_variable).drain_session == "connect":
             url = spark_connect_url(target.spark_connect_conn_id)
             spark_connect.require_serving(url, target.spark_connect_conn_id)

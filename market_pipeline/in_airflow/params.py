@@ -16,6 +16,7 @@ from market_pipeline.settings import (
     DEAD_LETTER_TOPIC,
     DRAIN_QUERY_NAME,
     QUOTA_LEDGER_VARIABLE,
+    SPARK_CONN_ID,
     SPARK_CONNECT_CONN_ID,
     WAREHOUSE_CONN_ID,
 )
@@ -33,6 +34,7 @@ class RunTarget(BaseModel):
     alphavantage_conn_id: str = ALPHAVANTAGE_CONN_ID
     warehouse_conn_id: str = WAREHOUSE_CONN_ID
     spark_connect_conn_id: str = SPARK_CONNECT_CONN_ID
+    spark_conn_id: str = SPARK_CONN_ID
     bars_topic: str = BARS_TOPIC
     dead_letter_topic: str = DEAD_LETTER_TOPIC
     query_name: str = DRAIN_QUERY_NAME
@@ -61,6 +63,8 @@ RUN_PARAM_DESCRIPTIONS = {
     "alphavantage_conn_id": "HTTP connection of the Alpha Vantage API",
     "warehouse_conn_id": "Postgres connection of the warehouse (and its API call log)",
     "spark_connect_conn_id": "Spark Connect connection of the drain's long-lived Spark (drain_session connect)",
+    "spark_conn_id": "Spark connection of the drain's spark-submit: its master, the drain's Spark when "
+                     "drain_session is per_run",
     "bars_topic": "Kafka topic of valid bars",
     "dead_letter_topic": "Kafka topic of rejected rows",
     "query_name": "Name of the Spark drain: its checkpoint folder and its offsets in the warehouse",

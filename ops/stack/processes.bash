@@ -2,6 +2,8 @@
 # .state/pids/NAME.pid and its output in .state/logs/NAME.log; stopped by pid, whole group.
 
 SERVICES=(airflow-triggerer airflow-dag-processor airflow-scheduler airflow-api-server simulator spark-connect kafka postgres)
+# Started only by `start --spark-cluster`: stopped and shown when they run, never required.
+OPTIONAL_SERVICES=(spark-worker spark-master)
 
 is_running() {  # name
   local pidfile=$PIDS/$1.pid
@@ -39,6 +41,20 @@ start_spark_connect() {  # the drain's long-lived Spark (market_pipeline/load/sp
   wait_for_port spark-connect "$SPARK_CONNECT_PORT" 180
 }
 
+start_spark_cluster() {  # a Spark standalone master and one worker (local_stack/spark_cluster.py)
+  launch spark-master python -m local_stack spark-cluster-master "$STATE_DIR"
+  wait_for_port spark-master "$SPARK_MASTER_PORT" 90
+  launch spark-worker python -m local_stack spark-cluster-worker "$STATE_DIR"
+  python -m local_stack spark-cluster-wait --pid "$(cat "$PIDS/spark-master.pid")" \
+    --pid "$(cat "$PIDS/spark-worker.pid")" 180 || die "spark-worker: see $LOGS/spark-worker.log"
+  log "Spark standalone cluster: master spark://$STACK_HOST:$SPARK_MASTER_PORT (UI http://$STACK_HOST:$SPARK_MASTER_WEBUI_PORT), one worker (UI http://$STACK_HOST:$SPARK_WORKER_WEBUI_PORT)"
+  if [ "$STACK" = test ]; then  # it reads no .env: a run's own connection, through its spark_conn_id param
+    log "to drain on it: a run with drain_session per_run and spark_conn_id naming a spark connection to spark://$STACK_HOST:$SPARK_MASTER_PORT"
+  else
+    log "to drain on it: AIRFLOW_CONN_SPARK_DEFAULT='{\"conn_type\": \"spark\", \"host\": \"spark://$STACK_HOST\", \"port\": $SPARK_MASTER_PORT}' in .env, \"drain_session\": \"per_run\" in the market_data_config Variable, then bin/stack restart --spark-cluster"
+  fi
+}
+
 start_simulator() {
   launch simulator python -m market_pipeline.simulator --host "$STACK_HOST" --port "$SIMULATOR_PORT" \
     --entitlement "$SIMULATOR_ENTITLEMENT"
@@ -57,12 +73,13 @@ start_airflow() {
   launch airflow-triggerer airflow triggerer --skip-serve-logs
 }
 
-cmd_start() {
+cmd_start() {  # [--spark-cluster]
   cmd_setup
   start_postgres
   python -m market_pipeline.cli migrate
   start_kafka
   start_spark_connect
+  if [ "${1:-}" = --spark-cluster ]; then start_spark_cluster; fi
   start_simulator
   start_airflow
   write_environment
@@ -83,7 +100,7 @@ write_environment() {  # how to reach this stack, for tools run from elsewhere (
 cmd_stop() {
   load_env
   local name pid
-  for name in "${SERVICES[@]}"; do
+  for name in "${OPTIONAL_SERVICES[@]}" "${SERVICES[@]}"; do
     is_running "$name" || { rm -f "$PIDS/$name.pid"; continue; }
     pid=$(cat "$PIDS/$name.pid")
     log "stopping $name (pid $pid)"
@@ -105,7 +122,14 @@ cmd_status() {
     if is_running "$name"; then state="running (pid $(cat "$PIDS/$name.pid"))"; else state=stopped; fi
     printf '%-22s %s\n' "$name" "$state"
   done
+  for name in "${OPTIONAL_SERVICES[@]}"; do
+    if is_running "$name"; then printf '%-22s running (pid %s)\n' "$name" "$(cat "$PIDS/$name.pid")"; fi
+  done
   printf '\nAirflow UI      http://%s:%s\nPostgreSQL      %s:%s (databases airflow, market_data)\nKafka           %s:%s\nSpark Connect   sc://%s:%s\nSimulator       http://%s:%s/query\n' \
     "$STACK_HOST" "$AIRFLOW_PORT" "$STACK_HOST" "$POSTGRES_PORT" "$STACK_HOST" "$KAFKA_PORT" \
     "$STACK_HOST" "$SPARK_CONNECT_PORT" "$STACK_HOST" "$SIMULATOR_PORT"
+  if is_running spark-master; then
+    printf 'Spark master    spark://%s:%s (UI http://%s:%s)\n' "$STACK_HOST" "$SPARK_MASTER_PORT" "$STACK_HOST" \
+      "$SPARK_MASTER_WEBUI_PORT"
+  fi
 }
