@@ -93,10 +93,11 @@ class AirflowApi:
     def set_variable(self, key: str, value: str) -> None:
         """Write the Variable's value as text, creating it when missing."""
         body = {"key": key, "value": value}
-        if self.variable(key) is None:
+        response = self.request("PATCH", f"variables/{key}", json=body)
+        if response.status_code == 404:
             self.call("POST", "variables", json=body)
-        else:
-            self.call("PATCH", f"variables/{key}", json=body)
+        elif response.status_code >= 300:
+            raise AirflowApiError(f"PATCH variables/{key}: HTTP {response.status_code} {response.text[:300]}")
 
     def ensure_variable(self, key: str, value: Any) -> bool:
         """Create the Variable if missing (edits made since in the UI are kept); True if created."""
