@@ -1,9 +1,10 @@
 """The benchmark: one command, every figure of BENCHMARKS.md measured in one run, side by side.
 
-    bin/stack bench                   # 1,000,000 bars, every section (15-20 min)
+    bin/stack bench                   # 1,000,000 bars, every section (over an hour: history loads 10M bars)
     bin/stack bench --smoke           # a few thousand bars, two cycle runs (CI)
-    bin/stack bench --only cycle      # some sections: generate, throughput, cycle, quota, history
+    bin/stack bench --only cycle      # some sections: generate, throughput, cycle, quota, history, scale
     bin/stack bench --only history --large   # the history section up to 30M bars (about an hour)
+    bin/stack bench --only scale      # 10/100/500-symbol refreshes, the ledger's save, 1M bars on two masters
 
 `bin/stack bench ARGS` runs `python -m bench ARGS` from the repository's root on the test stack
 (started for it unless it is up), never on the live one: the cycle section unpauses the live
@@ -13,7 +14,7 @@ machine) and regenerates the generated parts of `BENCHMARKS.md`; a smoke or
 `--only` run writes `bench/results/<smoke|only-SECTION>.json` and leaves
 BENCHMARKS.md alone unless `--output`/`--markdown` say otherwise, except `--only history`,
 which writes `bench/results/history.json` and its own part of BENCHMARKS.md (with the plot
-`docs/pictures/bench-history.png`). Every path
+`docs/pictures/bench-history.png`), and `--only scale` likewise (`scale.json`, `bench-scale.png`). Every path
 must leave the warehouse exactly as the generator's manifest says, or the run
 fails. Everything a run creates (databases `market_bench_<run>_*`, topics
 `bench.*.<run>`, a drain checkpoint) is removed at its end; logs stay in
@@ -36,10 +37,11 @@ from bench.measure import progress
 from market_pipeline.in_airflow import connections
 from market_pipeline.settings import PROJECT_ROOT, STATE_DIR, refuse_the_live_stack
 
-SECTIONS = ("generate", "throughput", "cycle", "quota", "history")
+SECTIONS = ("generate", "throughput", "cycle", "quota", "history", "scale")
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 LATEST = RESULTS_DIR / "latest.json"
-HISTORY = RESULTS_DIR / "history.json"
+# The sections with a block of BENCHMARKS.md and committed results of their own, run alone.
+OWN_RESULTS = {"history": RESULTS_DIR / "history.json", "scale": RESULTS_DIR / "scale.json"}
 MARKDOWN = PROJECT_ROOT / "BENCHMARKS.md"
 DEFAULT_BARS = 1_000_000
 DEFAULT_CYCLE_RUNS = 10
@@ -66,10 +68,10 @@ def parse_args() -> argparse.Namespace:
     partial = args.smoke or args.only
     args.bars = args.bars or (SMOKE_BARS if args.smoke else DEFAULT_BARS)
     args.cycle_runs = args.cycle_runs or (1 if args.smoke else DEFAULT_CYCLE_RUNS)
-    # The history section has its own block of BENCHMARKS.md and its own committed results.
-    own_block = args.only == ["history"] and not args.smoke
+    # A section with its own block of BENCHMARKS.md, run alone at full size, writes its own results.
+    own_block = not args.smoke and args.only in [[section] for section in OWN_RESULTS]
     if own_block:
-        default_output = HISTORY
+        default_output = OWN_RESULTS[args.only[0]]
     elif partial:
         default_output = RESULTS_DIR / f"{'smoke' if args.smoke else 'only-' + '-'.join(args.only)}.json"
     else:
@@ -90,7 +92,7 @@ def main() -> None:
     # The replayed fetch steps and the migrations log every step: the progress bars say enough.
     for name in ("market_pipeline", "yoyo"):
         logging.getLogger(name).setLevel(logging.WARNING)
-    from bench import cycle, history, history_report, quota, throughput
+    from bench import cycle, history, history_report, quota, scale, scale_report, throughput
     from bench.scratch import scratch_database
     from market_pipeline.in_airflow.connections import kafka_config
 
@@ -128,6 +130,9 @@ def main() -> None:
                                       history.LARGE_SIZES if args.large else history.SIZES)
         results["history"] = history.run(base_uri, run_id, sizes, args.smoke)
         results["history"]["targets"] = history_report.targets(results["history"])
+    if "scale" in sections:
+        results["scale"] = scale.run(base_uri, bootstrap, run_id, args.smoke, args.bars, batch_size, work_dir)
+        results["scale"]["targets"] = scale_report.targets(results["scale"])
 
     results["run"].update(finished_at=datetime.now(UTC).isoformat(), load_average_at_end=report.load_average())
     results["figures"] = report.figures(results)
@@ -136,10 +141,12 @@ def main() -> None:
     args.output.write_text(json.dumps(results, indent=2, default=str) + "\n")
     if args.markdown:
         report.write_markdown(args.markdown, results)
-    if set(sections) - {"history"}:
+    if set(sections) - set(OWN_RESULTS):
         print(report.markdown(results))
     if "history" in results:
         print(history_report.markdown(results["history"]))
+    if "scale" in results:
+        print(scale_report.markdown(results["scale"]))
     print(f"\nresults: {args.output}" + (f"; table regenerated in {args.markdown}" if args.markdown else ""))
 
 

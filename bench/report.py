@@ -13,10 +13,12 @@ import psutil
 import psycopg
 
 from bench import history_report as history
+from bench import scale_report as scale
 from market_pipeline.settings import JARS_DIR
 
 BEGIN, END = "<!-- bench:generated:begin -->", "<!-- bench:generated:end -->"
 HISTORY_BEGIN, HISTORY_END = "<!-- bench:history:begin -->", "<!-- bench:history:end -->"
+SCALE_BEGIN, SCALE_END = "<!-- bench:scale:begin -->", "<!-- bench:scale:end -->"
 GB = 1_000_000_000
 
 # key: (label, unit, "before": from the measurements of 2026-11-24 on the project as it stood)
@@ -240,13 +242,17 @@ def markdown(results: dict) -> str:
 
 def write_markdown(path: Path, results: dict) -> None:
     """Replace what stands between the markers of `path` (created with only them if missing): the
-    main table when its sections ran, the history section's when it ran."""
-    text = path.read_text() if path.exists() else f"{BEGIN}\n{END}\n{HISTORY_BEGIN}\n{HISTORY_END}\n"
-    if set(results["run"]["sections"]) - {"history"}:
+    main table when its sections ran, the history and scale sections' when they ran."""
+    text = path.read_text() if path.exists() else "".join(
+        f"{begin}\n{end}\n" for begin, end in ((BEGIN, END), (HISTORY_BEGIN, HISTORY_END), (SCALE_BEGIN, SCALE_END)))
+    if set(results["run"]["sections"]) - {"history", "scale"}:
         text = _replace_block(path, text, BEGIN, END, markdown(results))
     if "history" in results:
         text = _replace_block(path, text, HISTORY_BEGIN, HISTORY_END, history.markdown(results["history"]))
         history.plot(results["history"], path.parent / history.PLOT)
+    if "scale" in results:
+        text = _replace_block(path, text, SCALE_BEGIN, SCALE_END, scale.markdown(results["scale"]))
+        scale.plot(results["scale"], path.parent / scale.PLOT)
     path.write_text(text)
 
 

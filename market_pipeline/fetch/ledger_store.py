@@ -48,6 +48,9 @@ class QuotaVariable(Protocol):
 
     def set(self, value: str) -> None: ...
 
+    def verify(self) -> None:
+        """Fail unless the Variable holds the last value set (checked when the store closes)."""
+
 
 class MemoryLedgerStore:
     """The ledger kept in memory, serialised as the real store does (replays, drills, unit tests)."""
@@ -140,6 +143,7 @@ class WarehouseLedgerStore:
             if self._connection is not None:
                 self._connection.close()
                 self._connection = None
+        self.variable.verify()
 
     def _move_symbols_out_of_the_variable(self, ledger: Ledger) -> None:
         """One transaction writes every symbol and month; only then is the Variable rewritten."""

@@ -174,3 +174,6 @@ class RestVariable:
 
     def set(self, value: str) -> None:
         self.api.set_variable(self.name, value)
+
+    def verify(self) -> None:
+        """The REST API answers a rejected write with an error: nothing to read back."""

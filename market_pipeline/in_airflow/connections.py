@@ -24,18 +24,30 @@ class LedgerWriteFailed(Exception):
 
 
 class TaskVariable:
-    """The quota counters' Variable inside a task, read back after each write: the Task SDK's
-    Variable.set has been reported to log and swallow a rejected write (apache/airflow#68537)."""
+    """The quota counters' Variable inside a task. The Task SDK's Variable.set has been reported to
+    log and swallow a rejected write (apache/airflow#68537), so writes are read back: the first
+    (a write rejected for good is rejected before a second request goes out) and, through
+    `verify` when the store closes, the last (each write holds the whole count, so one that went
+    through heals any swallowed before it). Between the two, each request costs one write."""
 
     def __init__(self, name: str = QUOTA_LEDGER_VARIABLE) -> None:
         self.name = name
+        self._written: str | None = None
+        self._first_read_back = False
 
     def get(self) -> str | None:
         return Variable.get(self.name, default=None)
 
     def set(self, value: str) -> None:
         Variable.set(self.name, value)
-        if Variable.get(self.name, default=None) != value:
+        self._written = value
+        if not self._first_read_back:
+            self._first_read_back = True
+            self.verify()
+
+    def verify(self) -> None:
+        """The Variable holds the last value written (if any)."""
+        if self._written is not None and self.get() != self._written:
             raise LedgerWriteFailed(f"Variable {self.name!r} does not hold the ledger just written")
 
 

@@ -20,11 +20,15 @@ from bench.report import (
     FIGURES,
     HISTORY_BEGIN,
     HISTORY_END,
+    SCALE_BEGIN,
+    SCALE_END,
     SESSION_FIGURES,
     SESSIONS,
     TARGETS,
     figure_keys,
 )
+from bench.scale import PLANS as SCALE_PLANS
+from bench.scale_report import PLOT as SCALE_PLOT
 from market_pipeline.bars import Bar
 
 pytestmark = pytest.mark.integration
@@ -73,7 +77,7 @@ def test_benchmark_smoke_checks_every_path_and_reports_every_figure(tmp_path):
 
     results = json.loads(output.read_text())
     assert results["run"]["smoke"] and results["run"]["sections"] == ["generate", "throughput", "cycle", "quota",
-                                                                      "history"]
+                                                                      "history", "scale"]
     assert set(results["machine"]) >= {"cpu_count", "cpu_model", "ram_gb", "os", "python", "java", "spark",
                                        "kafka", "postgres"}
     throughput = results["throughput"]
@@ -104,6 +108,23 @@ def test_benchmark_smoke_checks_every_path_and_reports_every_figure(tmp_path):
     assert {row["met"] for row in results["history"]["targets"]} <= {True, False}
     assert 0 < history["bar_time_index"]["brin"]["size_mb"] < history["bar_time_index"]["btree"]["size_mb"]
 
+    scale = results["scale"]
+    for plan, (_, quota) in SCALE_PLANS.items():
+        for size, refresh in scale[plan]["sizes"].items():
+            # Every planned symbol fetched with one request each: no throttled answer, no retry.
+            assert refresh["symbols"] == int(size) and refresh["throttled"] == 0
+            assert refresh["planned"] == min(int(size), quota.per_day or int(size))
+            assert refresh["calls"] == refresh["fetched"] == refresh["planned"] == refresh["symbols"] - refresh["stale"]
+            assert refresh["bars_published"] > 0 and refresh["cpu_seconds"] > 0 and refresh["ratio_to_floor"] > 0
+    ledger = scale["ledger"]
+    assert 0 < ledger["save_median_ms"] <= ledger["save_max_ms"]
+    assert 0 < ledger["counters_bytes"] < ledger["old_format_bytes"]
+    for master in ("local", "cluster"):
+        assert scale["drain"][master]["check"]["exact"] is True
+        assert scale["drain"][master]["check"]["final_rows"] == results["generator"]["manifest"]["final_rows"]
+    assert scale["drain"]["cluster"]["applications"], "the drain ran on the cluster's master"
+    assert len(scale["targets"]) == 2 and all(isinstance(row["met"], bool) for row in scale["targets"])
+
     text = markdown.read_text()
     generated = text.split(BEGIN, 1)[1].split(END, 1)[0]
     assert all(label in generated for label, *_ in (*FIGURES.values(), *SESSION_FIGURES.values()))
@@ -111,3 +132,6 @@ def test_benchmark_smoke_checks_every_path_and_reports_every_figure(tmp_path):
     history_block = text.split(HISTORY_BEGIN, 1)[1].split(HISTORY_END, 1)[0]
     assert all(label in history_block for label, *_ in HISTORY_ROWS)
     assert (markdown.parent / PLOT).stat().st_size > 0
+    scale_block = text.split(SCALE_BEGIN, 1)[1].split(SCALE_END, 1)[0]
+    assert all(part in scale_block for part in ("Premium key", "Free key", "quota ledger", "per-run drain", "| target"))
+    assert (markdown.parent / SCALE_PLOT).stat().st_size > 0

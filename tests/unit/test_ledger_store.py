@@ -32,6 +32,23 @@ def test_should_fail_when_the_write_is_swallowed(monkeypatch):
         connections.TaskVariable().set(Ledger(calls_today=3).model_dump_json())
 
 
+class SwallowingAfterTheFirst(WorkingVariable):
+    """Keeps the first write, then swallows the rest."""
+
+    def set(self, key, value):
+        if key not in self.stored:
+            super().set(key, value)
+
+
+def test_should_fail_at_the_end_when_the_last_write_was_swallowed(monkeypatch):
+    monkeypatch.setattr(connections, "Variable", SwallowingAfterTheFirst())
+    variable = connections.TaskVariable()
+    variable.set(Ledger(calls_today=1).model_dump_json())
+    variable.set(Ledger(calls_today=2).model_dump_json())  # swallowed: no read-back between
+    with pytest.raises(connections.LedgerWriteFailed):
+        variable.verify()
+
+
 def test_should_round_trip_the_ledger(monkeypatch):
     monkeypatch.setattr(connections, "Variable", WorkingVariable())
     variable = connections.TaskVariable()
