@@ -149,11 +149,12 @@ class QuotaMeter(RequestObserver):
                                        f"({self.ledger.calls_today} requests today)")
                 wait = self._wait(moment)
                 if wait <= 0:
+                    self.ledger.record_call(moment)
+                    self.store.save(self.ledger)
+                    # In a window only once saved: a failed save sends nothing, so no answer comes.
                     answer: list[datetime | None] = [None]
                     self._answers.append(answer)
                     self._this_thread.request = (moment, answer)
-                    self.ledger.record_call(moment)
-                    self.store.save(self.ledger)
                     self.requests += 1
                     return
             self.sleep(wait)
