@@ -33,7 +33,10 @@ from market_pipeline.settings import CONFIG_DIR, FETCH_SUMMARY_XCOM_KEY, VARIABL
 def ensure_topics(_: argparse.Namespace) -> None:
     from market_pipeline.in_airflow.connections import kafka_config
 
-    kafka_io.ensure_topics(kafka_config()["bootstrap.servers"])
+    try:
+        kafka_io.ensure_topics(kafka_config()["bootstrap.servers"])
+    except kafka_io.PartitionsRefused as refused:
+        sys.exit(f"error: {refused}")
     print(f"topics ready: {', '.join(kafka_io.TOPIC_PARTITIONS)}")
 
 
