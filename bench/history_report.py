@@ -10,6 +10,8 @@ import matplotlib
 matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
 
+from bench.targets import judged, table  # noqa: E402
+
 PLOT = Path("docs") / "pictures" / "bench-history.png"  # relative to BENCHMARKS.md
 TARGET_BARS = 10_000_000
 BASELINE_BARS = 1_000_000
@@ -67,23 +69,18 @@ def _at(history: dict, bars: int) -> dict | None:
 def targets(history: dict) -> list[dict]:
     at_target, at_baseline = _at(history, TARGET_BARS), _at(history, BASELINE_BARS)
     rows = []
-
-    def add(text: str, measured: float | None, limit: float) -> None:
-        met = None if measured is None else measured <= limit
-        missed_by = None if measured is None or met else round(measured / limit, 2)
-        rows.append({"target": text, "measured": measured, "limit": limit, "met": met, "missed_by_times": missed_by})
-
     if at_target:
-        add("live drain's refresh ≤ 1 s at 10M bars", at_target["live"]["refresh_median_seconds"],
-            REFRESH_LIMIT_SECONDS)
-        add("history month's refresh ≤ 3 s at 10M bars", at_target["month"]["refresh_median_seconds"],
-            MONTH_LIMIT_SECONDS)
-        for name in PAGE_QUERIES:
-            add(f"page query `{name}` ≤ 300 ms at 10M bars", at_target["queries"][name]["median_ms"], QUERY_LIMIT_MS)
+        rows.append(judged("live drain's refresh ≤ 1 s at 10M bars", at_target["live"]["refresh_median_seconds"],
+                           REFRESH_LIMIT_SECONDS))
+        rows.append(judged("history month's refresh ≤ 3 s at 10M bars",
+                           at_target["month"]["refresh_median_seconds"], MONTH_LIMIT_SECONDS))
+        rows += [judged(f"page query `{name}` ≤ 300 ms at 10M bars", at_target["queries"][name]["median_ms"],
+                        QUERY_LIMIT_MS) for name in PAGE_QUERIES]
     if at_target and at_baseline and at_target is not at_baseline:
-        add("live drain's refresh at 10M ≤ 1.5× at 1M",
+        rows.append(judged(
+            "live drain's refresh at 10M ≤ 1.5× at 1M",
             round(at_target["live"]["refresh_median_seconds"] / at_baseline["live"]["refresh_median_seconds"], 2),
-            SLOPE_LIMIT)
+            SLOPE_LIMIT))
     return rows
 
 
@@ -105,10 +102,7 @@ def markdown(history: dict) -> str:
              "|---|---|" + "---|" * len(sizes)]
     lines += [f"| {label} | {unit} | " + " | ".join(_cell(value(r)) for r in results) + " |"
               for label, unit, value in ROWS]
-    lines += ["", "| target | measured | met |", "|---|---|---|"]
-    lines += [f"| {row['target']} | {_cell(row['measured'])} | "
-              + ("met" if row["met"] else f"missed ({row['missed_by_times']}× the limit)") + " |"
-              for row in history["targets"]]
+    lines += ["", *table(history["targets"], _cell)]
     return "\n".join(lines)
 
 

@@ -11,6 +11,8 @@ import matplotlib
 matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
 
+from bench.targets import judged, table  # noqa: E402
+
 PLOT = Path("docs") / "pictures" / "bench-scale.png"  # relative to BENCHMARKS.md
 TARGET_SYMBOLS = 500
 FLOOR_LIMIT, SAVE_LIMIT_MS = 1.5, 10.0
@@ -25,18 +27,13 @@ def _at(sizes: dict[str, dict], symbols: int) -> tuple[int, dict] | None:
 
 def targets(scale: dict) -> list[dict]:
     rows = []
-
-    def add(text: str, judged_at: str, measured: float, limit: float, met: bool) -> None:
-        rows.append({"target": text, "judged_at": judged_at, "measured": measured, "limit": limit, "met": met,
-                     "missed_by_times": None if met else round(measured / limit, 2)})
-
     if found := _at(scale["premium"]["sizes"], TARGET_SYMBOLS):
         size, result = found
-        add(f"premium refresh of {TARGET_SYMBOLS} symbols ≤ {FLOOR_LIMIT}× the floor (requests / per-second limit)",
-            f"{size} symbols", result["ratio_to_floor"], FLOOR_LIMIT, result["ratio_to_floor"] <= FLOOR_LIMIT)
+        rows.append(judged(f"premium refresh of {TARGET_SYMBOLS} symbols ≤ {FLOOR_LIMIT}× the floor (requests / "
+                           f"per-second limit)", result["ratio_to_floor"], FLOOR_LIMIT, judged_at=f"{size} symbols"))
     ledger = scale["ledger"]
-    add(f"ledger save < {SAVE_LIMIT_MS:g} ms", f"{ledger['symbols']} symbols × {ledger['months']} months",
-        ledger["save_median_ms"], SAVE_LIMIT_MS, ledger["save_median_ms"] < SAVE_LIMIT_MS)
+    rows.append(judged(f"ledger save < {SAVE_LIMIT_MS:g} ms", ledger["save_median_ms"], SAVE_LIMIT_MS,
+                       strictly_below=True, judged_at=f"{ledger['symbols']} symbols × {ledger['months']} months"))
     return rows
 
 
@@ -89,10 +86,7 @@ def markdown(scale: dict) -> str:
               f"{_number(d['rows_per_second_end_to_end'])} | {_number(d['steady_state_rows_per_second'])} | "
               f"{_number(d['startup_seconds'])} | {_number(d.get('start_seconds'))} |"
               for label, d in (("`local[*]`", drain["local"]), ("standalone, one worker", drain["cluster"]))]
-    lines += ["", "| target | judged at | measured | met |", "|---|---|---|---|"]
-    lines += [f"| {row['target']} | {row['judged_at']} | {_number(row['measured'])} | "
-              + ("met" if row["met"] else f"missed ({row['missed_by_times']}× the limit)") + " |"
-              for row in scale["targets"]]
+    lines += ["", *table(scale["targets"], _number, judged_at=True)]
     return "\n".join(lines)
 
 

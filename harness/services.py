@@ -16,7 +16,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import psutil
@@ -176,15 +176,20 @@ class PrivateSparkConnect:
 
 
 @contextmanager
-def private_spark_connect() -> Iterator[PrivateSparkConnect]:
-    folder = Path(tempfile.mkdtemp(prefix="private-spark-connect-"))
-    server = PrivateSparkConnect(folder)
+def _started_in_a_folder_of_its_own(service_type, prefix: str) -> Iterator:
+    """`service_type(folder)` started in a new temporary folder; stopped and the folder removed at the end."""
+    folder = Path(tempfile.mkdtemp(prefix=prefix))
+    service = service_type(folder)
     try:
-        server.start()
-        yield server
+        service.start()
+        yield service
     finally:
-        server.stop()
+        service.stop()
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def private_spark_connect() -> AbstractContextManager[PrivateSparkConnect]:
+    return _started_in_a_folder_of_its_own(PrivateSparkConnect, "private-spark-connect-")
 
 
 class PrivateSparkCluster:
@@ -227,13 +232,5 @@ class PrivateSparkCluster:
                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
 
 
-@contextmanager
-def private_spark_cluster() -> Iterator[PrivateSparkCluster]:
-    folder = Path(tempfile.mkdtemp(prefix="private-spark-cluster-"))
-    cluster = PrivateSparkCluster(folder)
-    try:
-        cluster.start()
-        yield cluster
-    finally:
-        cluster.stop()
-        shutil.rmtree(folder, ignore_errors=True)
+def private_spark_cluster() -> AbstractContextManager[PrivateSparkCluster]:
+    return _started_in_a_folder_of_its_own(PrivateSparkCluster, "private-spark-cluster-")
