@@ -36,7 +36,7 @@ def ensure_topics(_: argparse.Namespace) -> None:
     try:
         kafka_io.ensure_topics(kafka_config()["bootstrap.servers"])
     except kafka_io.PartitionsRefused as refused:
-        sys.exit(f"error: {refused}")
+        sys.exit(str(refused))
     print(f"topics ready: {', '.join(kafka_io.TOPIC_PARTITIONS)}")
 
 
